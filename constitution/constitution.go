@@ -10,12 +10,10 @@
 package constitution
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/netip"
 	"sort"
@@ -24,6 +22,8 @@ import (
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
+
+	"github.com/commonroot/commonroot/internal/strictjson"
 
 	"github.com/commonroot/commonroot/dnsname"
 )
@@ -214,7 +214,7 @@ func Parse(data []byte) (*Constitution, error) {
 		return nil, fmt.Errorf("constitution: %d bytes, more than the %d allowed", len(data), MaxSize)
 	}
 	c := new(Constitution)
-	if err := strictUnmarshal(data, c); err != nil {
+	if err := strictjson.Unmarshal(data, c); err != nil {
 		return nil, fmt.Errorf("constitution: %v", err)
 	}
 	if err := c.Validate(); err != nil {
@@ -223,22 +223,6 @@ func Parse(data []byte) (*Constitution, error) {
 	c.Bytes = append([]byte(nil), data...)
 	c.Hash = sha256.Sum256(data)
 	return c, nil
-}
-
-// strictUnmarshal decodes JSON refusing unknown fields and trailing data.
-func strictUnmarshal(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errors.New("trailing data after the JSON document")
-	}
-	if _, err := dec.Token(); err == nil {
-		return errors.New("trailing data after the JSON document")
-	}
-	return nil
 }
 
 // Marshal encodes c as indented JSON; Parse(Marshal(c)) is c again.
