@@ -140,6 +140,10 @@ type Rule struct {
 	Veto []string `json:"veto,omitempty"`
 	// MaxDuration bounds a restriction's duration (restriction.impose only).
 	MaxDuration Duration `json:"max_duration,omitempty"`
+	// DecideEarly closes the vote as soon as no remaining vote can change
+	// the outcome (votes are final); otherwise it closes at the end of the
+	// voting period.
+	DecideEarly bool `json:"decide_early,omitempty"`
 }
 
 // Fraction is a number in (0,1], held in parts per million.
@@ -499,7 +503,7 @@ func CheckSignerName(name string) error {
 // restrictions of at most 90 days. It is not validated; call Validate.
 func Default(origin, apex string, genesis time.Time, members []Member, ns []Host) *Constitution {
 	day := Duration(24 * time.Hour)
-	majority := Rule{Quorum: PPM / 2, Threshold: 666_666, VotingPeriod: 7 * day}
+	majority := Rule{Quorum: PPM / 2, Threshold: 666_666, VotingPeriod: 7 * day, DecideEarly: true}
 	rules := map[string]Rule{}
 	for _, k := range Kinds {
 		rules[k] = majority
