@@ -477,12 +477,12 @@ func fracString(f Fraction) string {
 	return string(b)
 }
 
-// CheckSignerName checks the name of a member or operator key: 1..32
+// CheckSignerName checks the name of a member or operator key: 1..72
 // characters of lower-case letters, digits, '-' and '.', starting with a
 // letter (it is also the key's signed-note name).
 func CheckSignerName(name string) error {
-	if name == "" || len(name) > 32 {
-		return fmt.Errorf("name %q must have 1 to 32 characters", name)
+	if name == "" || len(name) > 72 {
+		return fmt.Errorf("name %q must have 1 to 72 characters", name)
 	}
 	if name[0] < 'a' || name[0] > 'z' {
 		return fmt.Errorf("name %q must start with a lower-case letter", name)

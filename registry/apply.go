@@ -85,16 +85,16 @@ func (o *Output) changedHost(name string) {
 // nextIndex is the log index the next appended entry gets.
 func (o *Output) nextIndex() int64 { return o.logStart + int64(len(o.Entries)) }
 
-// rejection is a business-rule refusal with its result code.
-type rejection struct {
-	code   uint32
-	reason string
+// Rejection is a refused action: its result code and the reason.
+type Rejection struct {
+	Code   uint32
+	Reason string
 }
 
-func (r *rejection) Error() string { return r.reason }
+func (r *Rejection) Error() string { return r.Reason }
 
 func reject(code uint32, format string, args ...any) error {
-	return &rejection{code, fmt.Sprintf(format, args...)}
+	return &Rejection{code, fmt.Sprintf(format, args...)}
 }
 
 // Check does what CheckTx may do before a block: decode, origin, signer,
@@ -172,11 +172,11 @@ func (s *State) Apply(height int64, t time.Time, logSize int64, txs [][]byte) *O
 func (s *State) applyTx(tx []byte, out *Output) Result {
 	res, err := s.tryTx(tx, out)
 	if err != nil {
-		var r *rejection
+		var r *Rejection
 		if !errors.As(err, &r) {
-			r = &rejection{CodeInvalid, err.Error()}
+			r = &Rejection{CodeInvalid, err.Error()}
 		}
-		return Result{Code: r.code, Reason: r.reason, Index: -1}
+		return Result{Code: r.Code, Reason: r.Reason, Index: -1}
 	}
 	return res
 }
@@ -356,7 +356,7 @@ func validatorKey(b64 string) []byte {
 func Genesis(c *constitution.Constitution) (*State, error) {
 	s := empty(c)
 	s.meta.Time = c.GenesisTime.UTC()
-	s.meta.Serial = 0
+	s.meta.Serial = 1 // the genesis zone is version 1
 	for _, m := range c.Members {
 		s.members[m.Name] = &Member{Name: m.Name, Key: m.Key, Validator: m.Validator, Since: s.meta.Time}
 		s.touch(prefixMember + m.Name)
