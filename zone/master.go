@@ -58,7 +58,9 @@ type lineReader struct {
 	depth   int
 }
 
-func (r *lineReader) Read(p []byte) (int, error) { return 0, fmt.Errorf("zone: lineReader.Read is not used") }
+func (r *lineReader) Read(p []byte) (int, error) {
+	return 0, fmt.Errorf("zone: lineReader.Read is not used")
+}
 
 func (r *lineReader) ReadByte() (byte, error) {
 	c, err := r.br.ReadByte()

@@ -52,7 +52,7 @@ type Host struct {
 
 // SOA holds the SOA fields other than the serial, which each version gets.
 type SOA struct {
-	MName, RName                     string
+	MName, RName                    string
 	Refresh, Retry, Expire, Minimum uint32
 }
 
@@ -143,7 +143,10 @@ func newConfig(p Params) (*config, error) {
 		}
 	}
 	def := DefaultTTLs
-	for _, f := range []struct{ v *uint32; d uint32 }{
+	for _, f := range []struct {
+		v *uint32
+		d uint32
+	}{
 		{&p.TTLs.SOA, def.SOA}, {&p.TTLs.ApexNS, def.ApexNS}, {&p.TTLs.NS, def.NS}, {&p.TTLs.DS, def.DS}, {&p.TTLs.Glue, def.Glue},
 	} {
 		if *f.v == 0 {
