@@ -1,0 +1,355 @@
+// Package dnsserver is commonroot's authoritative DNS server for one zone.
+//
+// It serves exactly the zone versions it is given through Publish and decides
+// nothing about their content. Queries are answered by the algorithm of
+// RFC 1034 §4.3.2 with the clarifications of RFC 2181 (AA only for
+// authoritative data, referrals with glue at delegation points, DS answered by
+// the parent), negative answers per RFC 2308, EDNS(0) per RFC 6891 and, where
+// the zone holds DNSSEC records, the inclusion rules of RFC 4035 §3.1. Zone
+// transfers follow RFC 5936 (AXFR, over TCP only) and RFC 1995 (IXFR, with a
+// bounded history of condensed diffs and an AXFR-style fallback); every
+// Publish sends NOTIFY (RFC 1996) to the configured secondaries. The server
+// is built on github.com/miekg/dns and is interoperable with NSD and Knot as
+// secondaries.
+package dnsserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// Zone is one immutable version of a zone. Records is the whole zone in
+// DNSSEC canonical order, beginning with the apex SOA; the server must not
+// modify it, and the Zone must return the same values on every call.
+type Zone interface {
+	Origin() string
+	Serial() uint32
+	Records() []dns.RR
+}
+
+// Config configures a Server. The zero value of every field but Addr is
+// usable.
+type Config struct {
+	// Addr is the address to listen on, the same port for UDP and TCP;
+	// "127.0.0.1:0" picks a free port (see Server.Addr).
+	Addr string
+	// AllowTransfer lists who may AXFR/IXFR; others get REFUSED. Empty
+	// means nobody.
+	AllowTransfer []netip.Prefix
+	// Notify lists host:port of the secondaries to NOTIFY on every Publish.
+	Notify []string
+	// IXFRHistory is how many past versions' diffs to keep (default 16).
+	IXFRHistory int
+	// MaxUDPSize caps the UDP response size a client may ask for with
+	// EDNS(0) (default 1232, at least 512).
+	MaxUDPSize int
+	// Logger receives the server's logs (default slog.Default()).
+	Logger *slog.Logger
+}
+
+const (
+	defaultIXFRHistory = 16
+	defaultMaxUDPSize  = 1232
+	// notifyAttempts bounds the NOTIFY messages sent to one secondary for
+	// one version; the wait for an answer doubles from notifyTimeout.
+	notifyAttempts = 5
+	notifyTimeout  = time.Second
+)
+
+// ErrStaleSerial is returned by Publish when the new version's serial is not
+// newer (in RFC 1982 serial arithmetic) than the one being served: secondaries
+// would never transfer it.
+var ErrStaleSerial = errors.New("dnsserver: serial is not newer than the served one")
+
+// Server is an authoritative server for one zone. Its methods are safe for
+// concurrent use. Queries always see one whole published version.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	maxUDP int
+
+	cur atomic.Pointer[version]
+
+	pubMu sync.Mutex // serialises Publish
+
+	mu          sync.Mutex // guards the fields below
+	udp, tcp    *dns.Server
+	addr        string
+	closed      bool
+	notifyStop  context.CancelFunc // cancels the NOTIFY round of the previous version
+	notifyWG    sync.WaitGroup
+	serveWG     sync.WaitGroup
+	notifyCtx   context.Context
+	notifyClose context.CancelFunc
+}
+
+var _ dns.Handler = (*Server)(nil)
+
+// New checks cfg and returns a server that serves nothing until Publish and
+// listens nowhere until Start.
+func New(cfg Config) (*Server, error) {
+	if cfg.IXFRHistory < 0 {
+		return nil, fmt.Errorf("dnsserver: IXFRHistory %d is negative", cfg.IXFRHistory)
+	}
+	if cfg.IXFRHistory == 0 {
+		cfg.IXFRHistory = defaultIXFRHistory
+	}
+	switch {
+	case cfg.MaxUDPSize == 0:
+		cfg.MaxUDPSize = defaultMaxUDPSize
+	case cfg.MaxUDPSize < dns.MinMsgSize || cfg.MaxUDPSize > dns.MaxMsgSize:
+		return nil, fmt.Errorf("dnsserver: MaxUDPSize %d is outside [%d, %d]", cfg.MaxUDPSize, dns.MinMsgSize, dns.MaxMsgSize)
+	}
+	for _, p := range cfg.AllowTransfer {
+		if !p.IsValid() {
+			return nil, fmt.Errorf("dnsserver: AllowTransfer prefix %q is not valid", p)
+		}
+	}
+	for _, n := range cfg.Notify {
+		if _, _, err := net.SplitHostPort(n); err != nil {
+			return nil, fmt.Errorf("dnsserver: Notify target %q is not host:port: %v", n, err)
+		}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger.With("pkg", "dnsserver"), maxUDP: cfg.MaxUDPSize}
+	s.notifyCtx, s.notifyClose = context.WithCancel(context.Background())
+	return s, nil
+}
+
+// Start binds UDP and TCP on the same port of cfg.Addr and serves in the
+// background until Close.
+func (s *Server) Start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errors.New("dnsserver: Start after Close")
+	}
+	if s.udp != nil {
+		return errors.New("dnsserver: Start called twice")
+	}
+	pc, l, err := listenBoth(s.cfg.Addr)
+	if err != nil {
+		return err
+	}
+	s.addr = pc.LocalAddr().String()
+	s.udp = &dns.Server{PacketConn: pc, Handler: s, UDPSize: dns.MaxMsgSize, MsgAcceptFunc: acceptFunc}
+	s.tcp = &dns.Server{Listener: l, Handler: s, MsgAcceptFunc: acceptFunc}
+	for _, srv := range []*dns.Server{s.udp, s.tcp} {
+		started := make(chan struct{})
+		srv.NotifyStartedFunc = func() { close(started) }
+		errc := make(chan error, 1)
+		s.serveWG.Add(1)
+		go func() {
+			defer s.serveWG.Done()
+			errc <- srv.ActivateAndServe()
+		}()
+		select {
+		case <-started:
+		case err := <-errc:
+			pc.Close()
+			l.Close()
+			return fmt.Errorf("dnsserver: serving on %q: %v", s.addr, err)
+		}
+	}
+	s.log.Info("listening", "addr", s.addr)
+	return nil
+}
+
+// listenBoth binds UDP on addr, then TCP on the port UDP got. With port 0 it
+// retries when another program holds that TCP port.
+func listenBoth(addr string) (net.PacketConn, net.Listener, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("dnsserver: Addr %q is not host:port: %v", addr, err)
+	}
+	var lastErr error
+	for range 20 {
+		pc, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			return nil, nil, fmt.Errorf("dnsserver: listening on UDP %q: %v", addr, err)
+		}
+		_, got, _ := net.SplitHostPort(pc.LocalAddr().String())
+		l, err := net.Listen("tcp", net.JoinHostPort(host, got))
+		if err == nil {
+			return pc, l, nil
+		}
+		pc.Close()
+		lastErr = err
+		if port != "0" {
+			break
+		}
+	}
+	return nil, nil, fmt.Errorf("dnsserver: listening on TCP %q: %v", addr, lastErr)
+}
+
+// acceptFunc lets every request but responses reach ServeDNS, which
+// judges them itself (so the in-process and network paths agree). Messages
+// that do not even unpack get FORMERR from miekg/dns.
+func acceptFunc(dh dns.Header) dns.MsgAcceptAction {
+	if dh.Bits&(1<<15) != 0 { // QR: a response, never answer it
+		return dns.MsgIgnore
+	}
+	return dns.MsgAccept
+}
+
+// Addr reports the address the server is bound to, after Start.
+func (s *Server) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addr
+}
+
+// Serial is the serial of the served version, 0 before the first Publish.
+func (s *Server) Serial() uint32 {
+	if v := s.cur.Load(); v != nil {
+		return v.serial
+	}
+	return 0
+}
+
+// Close stops serving, cancels pending NOTIFYs and waits for them.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	udp, tcp := s.udp, s.tcp
+	s.notifyClose()
+	s.mu.Unlock()
+
+	var errs []error
+	for _, srv := range []*dns.Server{udp, tcp} {
+		if srv == nil {
+			continue
+		}
+		if err := srv.Shutdown(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	s.serveWG.Wait()
+	s.notifyWG.Wait()
+	return errors.Join(errs...)
+}
+
+// Publish makes z the served version. The swap is atomic: a query sees either
+// the previous version or z, whole. The diff from the previous version is kept
+// for IXFR, and NOTIFY is sent to every configured secondary in the
+// background (a NOTIFY round still running for an older version is cancelled).
+// Publish returns an error, and changes nothing, when z breaks the Zone
+// contract or its serial is not newer than the served one (ErrStaleSerial).
+func (s *Server) Publish(z Zone) error {
+	s.pubMu.Lock()
+	defer s.pubMu.Unlock()
+	prev := s.cur.Load()
+	if prev != nil && !serialNewer(z.Serial(), prev.serial) {
+		return fmt.Errorf("%w: %d after %d", ErrStaleSerial, z.Serial(), prev.serial)
+	}
+	v, err := newVersion(z, prev, s.cfg.IXFRHistory)
+	if err != nil {
+		return err
+	}
+	s.cur.Store(v)
+	s.log.Info("published", "origin", v.origin, "serial", v.serial, "records", len(v.records))
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || len(s.cfg.Notify) == 0 {
+		return nil
+	}
+	if s.notifyStop != nil {
+		s.notifyStop()
+	}
+	ctx, cancel := context.WithCancel(s.notifyCtx)
+	s.notifyStop = cancel
+	for _, target := range s.cfg.Notify {
+		s.notifyWG.Add(1)
+		go func() {
+			defer s.notifyWG.Done()
+			s.notify(ctx, target, v)
+		}()
+	}
+	return nil
+}
+
+// serialNewer reports whether a is greater than b in RFC 1982 serial
+// arithmetic (32-bit).
+func serialNewer(a, b uint32) bool {
+	return a != b && int32(a-b) > 0
+}
+
+// notify sends NOTIFY for v to target until it answers, the attempts run
+// out or ctx is cancelled.
+func (s *Server) notify(ctx context.Context, target string, v *version) {
+	m := new(dns.Msg)
+	m.SetNotify(v.originName)
+	m.Authoritative = true
+	m.Answer = []dns.RR{v.soa}
+	timeout := notifyTimeout
+	for attempt := 1; attempt <= notifyAttempts; attempt++ {
+		c := &dns.Client{Net: "udp", Timeout: timeout}
+		m.Id = dns.Id()
+		r, _, err := c.ExchangeContext(ctx, m, target)
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil && r.Opcode == dns.OpcodeNotify {
+			if r.Rcode != dns.RcodeSuccess {
+				s.log.Warn("notify refused", "target", target, "serial", v.serial, "rcode", dns.RcodeToString[r.Rcode])
+			} else {
+				s.log.Debug("notify acknowledged", "target", target, "serial", v.serial)
+			}
+			return
+		}
+		if err == nil {
+			err = fmt.Errorf("answer has opcode %d", r.Opcode)
+		}
+		s.log.Debug("notify attempt failed", "target", target, "serial", v.serial, "attempt", attempt, "err", err)
+		timeout *= 2
+	}
+	s.log.Warn("notify unanswered", "target", target, "serial", v.serial, "attempts", notifyAttempts)
+}
+
+// allowedTransfer reports whether addr may transfer the zone.
+func (s *Server) allowedTransfer(addr net.Addr) bool {
+	var ip netip.Addr
+	switch a := addr.(type) {
+	case *net.TCPAddr:
+		ip, _ = netip.AddrFromSlice(a.IP)
+	case *net.UDPAddr:
+		ip, _ = netip.AddrFromSlice(a.IP)
+	default:
+		if addr == nil {
+			return false
+		}
+		ap, err := netip.ParseAddrPort(addr.String())
+		if err != nil {
+			return false
+		}
+		ip = ap.Addr()
+	}
+	ip = ip.Unmap()
+	for _, p := range s.cfg.AllowTransfer {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// lowerName is strings.ToLower, which does not allocate when s has no upper
+// case letter (the common case for names on the wire).
+func lowerName(s string) string { return strings.ToLower(s) }
