@@ -30,12 +30,13 @@ const (
 // A proof's body is its hashes in order, each the standard base64 of 32
 // bytes followed by a newline (text/plain; an empty body for an empty
 // proof); it verifies with tlog.CheckRecord / tlog.CheckTree or any
-// RFC 6962 verifier against the roots of the two sizes. Tiles and bundles
-// are served only within the committed tree, never a partial tile at a full
-// tile's path, and with long-lived cache headers (their bytes never
-// change). Numbers are decimal without leading zeros. A malformed request
-// gets 400, something outside the committed tree 404, each with a plain
-// text message quoting the path.
+// RFC 6962 verifier against the roots of the two sizes. Tiles, bundles,
+// entries and proofs are served only within the committed tree (never a
+// partial tile at a full tile's path) with long-lived cache headers, since
+// their bytes never change; /checkpoint may be cached for 2 seconds, and is
+// 404 until something was signed. Numbers are decimal without leading
+// zeros. A malformed request gets 400, something outside the committed
+// tree 404, each with a plain text message quoting the path.
 func (l *Log) Handler() http.Handler {
 	return http.HandlerFunc(l.serveHTTP)
 }
