@@ -1,0 +1,84 @@
+// Command commonroot runs and uses a federation that governs a DNS zone
+// together: `commonroot dev` starts a whole local federation; `init` and
+// `node` set up and run one member's node; `delegate`, `propose`, `vote`
+// and `respond` sign and submit actions; `zone`, `status` and `verify` read
+// and check what a node serves.
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+)
+
+const usage = `usage: commonroot COMMAND [ARGS]
+
+Run a federation:
+  dev      [--dir DIR] [--members N] [--dns ADDR] [--http ADDR]
+           a whole local federation on loopback, seeded with the real root zone
+  init     --dir DIR --origin ORIGIN --members a,b,c,d [--apex .] --ns NAME=IP...
+           write a new federation: constitution, member keys, node homes
+  node     --config FILE    run one member's node
+
+Act (each signs with --key FILE and submits to --node URL; --dry-run prints the action):
+  delegate TLD --ns HOST... [--glue HOST=IP...] [--ds "TAG ALG TYPE HEX"...] [--affects TLD...]
+  propose  KIND [ARGS...]    prints the proposal id; KIND is one of
+           tld.create TLD --operator VKEY [--ns ... --glue ... --ds ...]
+           tld.delete TLD | tld.transfer TLD --operator VKEY
+           member.admit NAME --member-key VKEY --validator BASE64 | member.remove NAME
+           restriction.impose TLD --legal-basis TEXT --evidence FILE --duration 720h
+           restriction.lift ID | constitution.amend FILE
+           (all take --rationale TEXT)
+  vote     PROPOSAL-ID yes|no|abstain [--rationale TEXT]
+  respond  RESTRICTION-ID TEXT
+
+Read and check:
+  status   --node URL
+  zone     export --node URL           the master file on stdout
+  verify   --node URL --dns ADDR --constitution FILE [--quorum K] [--state FILE]
+  keys     generate NAME --out FILE    prints the verifier key
+  keys     public FILE
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	cmd, args := os.Args[1], os.Args[2:]
+	var err error
+	switch cmd {
+	case "dev":
+		err = runDev(args)
+	case "init":
+		err = runInit(args)
+	case "node":
+		err = runNode(args)
+	case "delegate":
+		err = runDelegate(args)
+	case "propose":
+		err = runPropose(args)
+	case "vote":
+		err = runVote(args)
+	case "respond":
+		err = runRespond(args)
+	case "status":
+		err = runStatus(args)
+	case "zone":
+		err = runZone(args)
+	case "verify":
+		err = runVerify(args)
+	case "keys":
+		err = runKeys(args)
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+		return
+	default:
+		fmt.Fprintf(os.Stderr, "commonroot: unknown command %q\n\n%s", cmd, usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "commonroot %s: %s\n", cmd, strings.TrimSpace(err.Error()))
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,54 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/commonroot/commonroot/api"
+	"github.com/commonroot/commonroot/constitution"
+	"github.com/commonroot/commonroot/internal/consensus"
+	"github.com/commonroot/commonroot/registry"
+)
+
+// backend gives the API the node's committed data.
+type backend struct{ n *Node }
+
+var _ api.Backend = backend{}
+
+func (b backend) View(f func(*registry.State)) { b.n.app.View(f) }
+
+func (b backend) Submit(ctx context.Context, tx []byte) (api.Outcome, error) {
+	o, err := b.n.Submit(ctx, tx)
+	if errors.Is(err, consensus.ErrRejected) {
+		reason := strings.TrimPrefix(err.Error(), consensus.ErrRejected.Error()+": ")
+		return api.Outcome{}, fmt.Errorf("%w: %s", api.ErrRejected, reason)
+	}
+	return api.Outcome{Result: o.Result, Height: o.Height}, err
+}
+
+func (b backend) Zone() (api.Zone, int64) {
+	z, h := b.n.app.Zone()
+	if z == nil {
+		return nil, h
+	}
+	return z, h
+}
+
+func (b backend) Versions() []api.Zone {
+	var out []api.Zone
+	for _, z := range b.n.app.Versions() {
+		out = append(out, z)
+	}
+	return out
+}
+
+func (b backend) Log() api.Log                             { return b.n.app.Log() }
+func (b backend) Height() (int64, []byte)                  { return b.n.app.Height() }
+func (b backend) Constitution() *constitution.Constitution { return b.n.app.Constitution() }
+
+func (n *Node) handler() http.Handler {
+	return api.New(backend{n}, api.Options{Logger: n.cfg.Logger})
+}

@@ -1,0 +1,262 @@
+package node
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/commonroot/commonroot/constitution"
+	"github.com/commonroot/commonroot/dnsserver"
+	"github.com/commonroot/commonroot/internal/consensus"
+	"github.com/commonroot/commonroot/registry"
+	"github.com/commonroot/commonroot/translog"
+)
+
+// Config is one member's node.
+type Config struct {
+	Constitution *constitution.Constitution
+	// Member is the member this node belongs to; Key signs its checkpoints.
+	Member string
+	Key    note.Signer
+	// Home holds CometBFT's config and data and the store (data/commonroot.db).
+	Home string
+	// P2P is the consensus listen address; Peers are "ID@host:port".
+	P2P   string
+	Peers []string
+	// HTTP and DNS are listen addresses ("127.0.0.1:0" picks a port).
+	HTTP string
+	DNS  string
+	// PeerAPIs are the other members' HTTP base URLs, to collect their
+	// checkpoint cosignatures.
+	PeerAPIs []string
+	// AllowTransfer lists who may AXFR/IXFR; Notify the secondaries to NOTIFY.
+	AllowTransfer []netip.Prefix
+	Notify        []string
+	// Fast selects short consensus timeouts (local federations, tests).
+	Fast     bool
+	Logger   *slog.Logger
+	CometLog io.Writer
+}
+
+// Node is a running member node.
+type Node struct {
+	cfg  Config
+	app  *App
+	cons *consensus.Node
+	dns  *dnsserver.Server
+	http *http.Server
+	hl   net.Listener
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+	once sync.Once
+}
+
+// Start opens the store, starts consensus, the DNS server and the HTTP API.
+func Start(cfg Config) (*Node, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	c := cfg.Constitution
+	m, ok := c.Member(cfg.Member)
+	if !ok {
+		return nil, fmt.Errorf("node: %q is not a member of %s", cfg.Member, c.Origin)
+	}
+	if cfg.Key == nil || cfg.Key.Name() != m.Name {
+		return nil, fmt.Errorf("node: the member key is not %q's", m.Name)
+	}
+	if v, err := note.NewVerifier(m.Key); err != nil || v.KeyHash() != cfg.Key.KeyHash() {
+		return nil, fmt.Errorf("node: the member key file does not match %q's key in the constitution", m.Name)
+	}
+	id, err := consensus.InitHome(cfg.Home)
+	if err != nil {
+		return nil, err
+	}
+	var validators []consensus.Validator
+	found := false
+	for _, mm := range c.Members {
+		pub := validatorKeyBytes(mm.Validator)
+		validators = append(validators, consensus.Validator{Name: mm.Name, PubKey: pub, Power: registry.Power})
+		if mm.Name == m.Name && string(pub) == string(id.Validator) {
+			found = true
+		}
+	}
+	if !found {
+		return nil, fmt.Errorf("node: the validator key in %s is not %q's validator in the constitution", cfg.Home, m.Name)
+	}
+	app, err := OpenApp(filepath.Join(cfg.Home, "data", "commonroot.db"), c)
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{cfg: cfg, app: app, stop: make(chan struct{})}
+	n.dns, err = dnsserver.New(dnsserver.Config{Addr: cfg.DNS, AllowTransfer: cfg.AllowTransfer, Notify: cfg.Notify, Logger: cfg.Logger})
+	if err == nil {
+		err = n.dns.Start()
+	}
+	if err != nil {
+		app.Close()
+		return nil, fmt.Errorf("node: DNS on %s: %v", cfg.DNS, err)
+	}
+	if z, h := app.Zone(); z != nil && h > 0 {
+		n.dns.Publish(z)
+	}
+	app.OnCommit(n.committed)
+	n.hl, err = net.Listen("tcp", cfg.HTTP)
+	if err != nil {
+		n.dns.Close()
+		app.Close()
+		return nil, fmt.Errorf("node: HTTP on %s: %v", cfg.HTTP, err)
+	}
+	n.http = &http.Server{Handler: n.handler(), ReadHeaderTimeout: 10 * time.Second}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if err := n.http.Serve(n.hl); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			cfg.Logger.Error("http", "err", err)
+		}
+	}()
+	n.cons, err = consensus.Start(consensus.Config{
+		Home: cfg.Home, Moniker: m.Name, ChainID: c.ChainID(), GenesisTime: c.GenesisTime,
+		Validators: validators, AppState: c.Bytes, P2P: cfg.P2P, Peers: cfg.Peers, Fast: cfg.Fast, Log: cfg.CometLog,
+	}, app)
+	if err != nil {
+		n.http.Close()
+		n.dns.Close()
+		app.Close()
+		return nil, err
+	}
+	n.wg.Add(1)
+	go n.collectCosignatures()
+	cfg.Logger.Info("node started", "member", m.Name, "http", n.HTTPAddr(), "dns", n.DNSAddr(), "node_id", id.NodeID)
+	return n, nil
+}
+
+// committed runs after every commit: serve the new zone, cosign the new
+// checkpoint.
+func (n *Node) committed(c Commit) {
+	if c.ZoneChanged || n.dns.Serial() != c.Zone.Serial() {
+		if err := n.dns.Publish(c.Zone); err != nil {
+			n.cfg.Logger.Error("publishing zone", "serial", c.Zone.Serial(), "err", err)
+		}
+	}
+	if _, err := n.app.Log().Sign(n.cfg.Key); err != nil {
+		n.cfg.Logger.Error("signing checkpoint", "size", c.LogSize, "err", err)
+	}
+}
+
+// collectCosignatures fetches the other members' checkpoints and merges
+// their signatures into ours, until Stop.
+func (n *Node) collectCosignatures() {
+	defer n.wg.Done()
+	client := &http.Client{Timeout: 2 * time.Second}
+	t := time.NewTicker(300 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-t.C:
+		}
+		verifiers := n.memberVerifiers()
+		for _, base := range n.cfg.PeerAPIs {
+			resp, err := client.Get(base + "/checkpoint")
+			if err != nil {
+				continue
+			}
+			body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+			resp.Body.Close()
+			if err != nil || resp.StatusCode != http.StatusOK {
+				continue
+			}
+			if _, err := n.app.Log().AddSignatures(body, verifiers); err != nil {
+				var eq *translog.EquivocationError
+				if errors.As(err, &eq) {
+					n.cfg.Logger.Error("checkpoint equivocation", "peer", base, "size", eq.Size)
+				}
+			}
+		}
+	}
+}
+
+func (n *Node) memberVerifiers() note.Verifiers {
+	var vs []note.Verifier
+	n.app.View(func(s *registry.State) {
+		if s == nil {
+			return
+		}
+		for _, m := range s.Members() {
+			if v, err := note.NewVerifier(m.Key); err == nil {
+				vs = append(vs, v)
+			}
+		}
+	})
+	return note.VerifierList(vs...)
+}
+
+// ErrTimeout says an action was admitted but not seen committed in time.
+var ErrTimeout = errors.New("not committed in time")
+
+// Submit hands a signed action to consensus and waits until the block with
+// it is committed here.
+func (n *Node) Submit(ctx context.Context, tx []byte) (Outcome, error) {
+	key := consensus.TxKey(tx)
+	ch := n.app.wait(key)
+	if err := n.cons.Submit(tx); err != nil {
+		n.app.unwait(key, ch)
+		return Outcome{}, err
+	}
+	select {
+	case o := <-ch:
+		return o, nil
+	case <-ctx.Done():
+		n.app.unwait(key, ch)
+		return Outcome{}, fmt.Errorf("%w: %v", ErrTimeout, ctx.Err())
+	}
+}
+
+// App returns the node's application (state, log, zone).
+func (n *Node) App() *App { return n.app }
+
+// HTTPAddr and DNSAddr are the bound listen addresses.
+func (n *Node) HTTPAddr() string { return n.hl.Addr().String() }
+func (n *Node) DNSAddr() string  { return n.dns.Addr() }
+
+// Synced reports whether the node takes part in consensus.
+func (n *Node) Synced() bool { return n.cons.Synced() }
+
+// Stop shuts the node down: consensus first, then the servers, then the store.
+func (n *Node) Stop() {
+	n.once.Do(func() {
+		close(n.stop)
+		n.cons.Stop()
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		n.http.Shutdown(ctx)
+		cancel()
+		n.dns.Close()
+		n.wg.Wait()
+		n.app.Close()
+	})
+}
+
+// fileExists reports whether p exists.
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+func validatorKeyBytes(b64 string) []byte {
+	k, _ := base64.StdEncoding.DecodeString(b64)
+	return k
+}
