@@ -22,6 +22,7 @@ import (
 type testZone struct {
 	origin string
 	rrs    []dns.RR
+	strs   []string // cache of rrStrings(rrs)
 }
 
 func (z *testZone) Origin() string { return z.origin }
