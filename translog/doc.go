@@ -32,7 +32,9 @@
 // commits to, and is written inside the caller's own bbolt write
 // transaction ([Batch.Write]); only [Log.Advance], called after that
 // transaction committed, moves the committed view. A batch that is never
-// written changes nothing, so a block may be replayed.
+// written (or whose transaction rolled back) changes nothing, so a block
+// may be replayed. Once a transaction holding a batch has committed, the
+// caller must Advance before making the next batch (or reopen the log).
 //
 // # Storage layout
 //
