@@ -220,10 +220,10 @@ func TestPublishContract(t *testing.T) {
 		{"same serial", good},
 		{"older serial", &testZone{origin: "example.", rrs: soaOnly(good.Serial() - 1)}},
 		{"no records", &fixedZone{"example.", 5, nil}},
-		{"SOA not first", &fixedZone{"example.", good.Serial() + 1, append([]dns.RR{ns}, soaOnly(good.Serial() + 1)...)}},
+		{"SOA not first", &fixedZone{"example.", good.Serial() + 1, append([]dns.RR{ns}, soaOnly(good.Serial()+1)...)}},
 		{"Serial disagrees with the SOA", &fixedZone{"example.", good.Serial() + 2, soaOnly(good.Serial() + 1)}},
 		{"record outside the zone", &testZone{origin: "example.", rrs: append(soaOnly(good.Serial()+1), out)}},
-		{"second SOA", &testZone{origin: "example.", rrs: append(soaOnly(good.Serial()+1), soaOnly(good.Serial() + 1)...)}},
+		{"second SOA", &testZone{origin: "example.", rrs: append(soaOnly(good.Serial()+1), soaOnly(good.Serial()+1)...)}},
 		{"SOA of another zone", &testZone{origin: "example.org.", rrs: soaOnly(good.Serial() + 1)}},
 	}
 	for _, c := range cases {
