@@ -2,7 +2,7 @@ package localfed
 
 import (
 	"bytes"
-		"fmt"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
