@@ -328,7 +328,10 @@ func (a *App) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit
 		a.mu.Unlock()
 		return nil, fmt.Errorf("node: committing block %d: %v", p.height, err)
 	}
-	a.log.Advance(p.batch)
+	if err := a.log.Advance(p.batch); err != nil {
+		a.mu.Unlock()
+		return nil, fmt.Errorf("node: block %d: %v", p.height, err)
+	}
 	a.height, a.appHash, a.zone = p.height, p.appHash, p.zone
 	if p.changed {
 		a.history = append(a.history, p.zone)
