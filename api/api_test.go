@@ -177,7 +177,7 @@ func TestReads(t *testing.T) {
 		checkStamp(t, got.Stamp)
 		want := Status{Stamp: got.Stamp, Origin: "example.org/test", Apex: ".", Time: f.b.now, ChainHeight: height,
 			AppHash: strings.ToUpper(hex.EncodeToString(appHash)), LogSize: logSize, LogRoot: wantTree.Root,
-			Serial: f.b.zone.serial, ZONEMD: strings.ToUpper(hex.EncodeToString(f.b.zone.Digest())), ZoneHeight: f.b.zoneAt,
+			Serial: f.b.zone.Serial(), ZONEMD: strings.ToUpper(hex.EncodeToString(f.b.zone.Digest())), ZoneHeight: f.b.zoneAt,
 			Members: []string{"alpha", "beta", "delta", "gamma"}}
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("got  %+v\nwant %+v", got, want)
@@ -388,11 +388,11 @@ func TestReads(t *testing.T) {
 	})
 	t.Run("zone", func(t *testing.T) {
 		code, h, body := f.do("GET", "/v1/zone", nil)
-		want := fmt.Sprintf("; zone serial %d\n", f.b.zone.serial)
+		want := fmt.Sprintf("; zone serial %d\n", f.b.zone.Serial())
 		if code != 200 || string(body) != want || !strings.HasPrefix(h.Get("Content-Type"), "text/dns") {
 			t.Errorf("GET /v1/zone: %d %q %q, want 200 %q", code, h.Get("Content-Type"), body, want)
 		}
-		if h.Get("Commonroot-Zone-Serial") != fmt.Sprint(f.b.zone.serial) || h.Get("Commonroot-Height") != fmt.Sprint(f.b.zoneAt) {
+		if h.Get("Commonroot-Zone-Serial") != fmt.Sprint(f.b.zone.Serial()) || h.Get("Commonroot-Height") != fmt.Sprint(f.b.zoneAt) {
 			t.Errorf("GET /v1/zone headers %v", h)
 		}
 		var v struct {

@@ -35,8 +35,10 @@ type backend struct {
 	s        *registry.State
 	log      Log
 	appendTo func(entries [][]byte)
-	zone     *fakeZone
+	zone     Zone
 	zoneAt   int64
+	// mkZone builds a zone version from the state.
+	mkZone func(s *registry.State) Zone
 	versions []Zone
 	height   int64
 	appHash  []byte
@@ -74,7 +76,7 @@ func (b *backend) commit(out *registry.Output) {
 	b.appHash = d[:]
 	if out.ZoneChanged {
 		b.versions = append(b.versions, b.zone)
-		b.zone = &fakeZone{origin: b.c.Apex, serial: b.s.Serial(), text: fmt.Sprintf("; zone serial %d\n", b.s.Serial())}
+		b.zone = b.mkZone(b.s)
 		b.zoneAt = b.height
 	}
 	b.appendTo(out.Entries)
@@ -106,6 +108,11 @@ func (b *backend) Height() (int64, []byte) {
 func (b *backend) Constitution() *constitution.Constitution { return b.c }
 
 var _ Backend = (*backend)(nil)
+
+// mkZone makes a fake zone version: its master file is one comment line.
+func mkZone(s *registry.State) Zone {
+	return &fakeZone{origin: s.Constitution().Apex, serial: s.Serial(), text: fmt.Sprintf("; zone serial %d\n", s.Serial())}
+}
 
 // fakeZone is a zone version: its master file is one comment line.
 type fakeZone struct {
@@ -265,8 +272,8 @@ func newFedLog(t testing.TB, extraTLDs int, o Options, mkLog func(origin string)
 	}
 	l, appendTo := mkLog(c.Origin)
 	appendTo([][]byte{s.GenesisEntry()})
-	f.b = &backend{c: c, s: s, log: l, appendTo: appendTo, now: genesisTime,
-		zone: &fakeZone{origin: c.Apex, serial: 1, text: "; zone serial 1\n"}}
+	f.b = &backend{c: c, s: s, log: l, appendTo: appendTo, now: genesisTime, mkZone: mkZone}
+	f.b.zone = mkZone(s)
 	// Block 1 is empty, as a node's first block.
 	f.b.mu.Lock()
 	f.b.now = f.b.now.Add(time.Minute)
