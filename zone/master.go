@@ -353,11 +353,18 @@ func Import(r io.Reader, origin string) (*Imported, error) {
 	return imp, nil
 }
 
-// checkSOAName accepts a fully qualified, lower-case domain name without
-// escapes (RFC 1035 §3.3.13 allows any name in MNAME and RNAME).
+// checkSOAName accepts a fully qualified name of lower-case letters,
+// digits, hyphens and underscores (RFC 1035 §3.3.13 allows any name in MNAME
+// and RNAME; these are the ones whose presentation form needs no escapes).
 func checkSOAName(name string) error {
-	if _, ok := dns.IsDomainName(name); !ok || !dns.IsFqdn(name) || name != strings.ToLower(name) || strings.ContainsAny(name, "\\ \t\"();") {
-		return fmt.Errorf("%q is not a fully qualified lower-case name without escapes", trim(name))
+	if _, ok := dns.IsDomainName(name); !ok || !dns.IsFqdn(name) || (name != "." && (strings.HasPrefix(name, ".") || strings.Contains(name, ".."))) {
+		return fmt.Errorf("%q is not a fully qualified domain name", trim(name))
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return fmt.Errorf("%q has %q (use lower-case letters, digits, hyphens and underscores)", trim(name), rune(c))
+		}
 	}
 	return nil
 }
