@@ -38,7 +38,7 @@ type backend struct {
 	zone     Zone
 	zoneAt   int64
 	// mkZone builds a zone version from the state.
-	mkZone func(s *registry.State) Zone
+	mkZone   func(s *registry.State) Zone
 	versions []Zone
 	height   int64
 	appHash  []byte
