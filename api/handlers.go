@@ -146,6 +146,10 @@ type Status struct {
 
 func (s *server) status(w http.ResponseWriter, r *http.Request, _ []string) {
 	c := s.b.Constitution()
+	if c == nil {
+		s.writeErr(w, errNoState)
+		return
+	}
 	a := Status{Origin: c.Origin, Apex: c.Apex}
 	if z, h := s.b.Zone(); !isNil(z) {
 		a.Serial, a.ZONEMD, a.ZoneHeight = z.Serial(), fmt.Sprintf("%X", z.Digest()), h
@@ -403,6 +407,9 @@ func (s *server) host(w http.ResponseWriter, r *http.Request, args []string) {
 // ProposalInfo is a proposal with a count of its votes.
 type ProposalInfo struct {
 	registry.Proposal
+	// Tally counts the recorded votes, and Members is the number of
+	// members now; the tally that decided a closed proposal is in its
+	// proposal.outcome log entry (it leaves out members removed since).
 	Tally registry.Tally `json:"tally"`
 }
 
