@@ -63,8 +63,11 @@ const (
 	// notifyAttempts bounds the NOTIFY messages sent to one secondary for
 	// one version; the wait for an answer doubles from notifyTimeout.
 	notifyAttempts = 5
-	notifyTimeout  = time.Second
 )
+
+// notifyTimeout is the wait for the answer to the first NOTIFY (a variable
+// only so that tests can shorten it).
+var notifyTimeout = time.Second
 
 // ErrStaleSerial is returned by Publish when the new version's serial is not
 // newer (in RFC 1982 serial arithmetic) than the one being served: secondaries
