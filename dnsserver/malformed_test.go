@@ -160,3 +160,72 @@ func TestNetwork(t *testing.T) {
 		t.Errorf("query after garbage: %v, %v", r, err)
 	}
 }
+
+func TestConfig(t *testing.T) {
+	cases := []struct {
+		name string
+		cfg  Config
+		ok   bool
+	}{
+		{"defaults", Config{Addr: "127.0.0.1:0"}, true},
+		{"negative history", Config{IXFRHistory: -1}, false},
+		{"UDP size below 512", Config{MaxUDPSize: 511}, false},
+		{"UDP size above 65535", Config{MaxUDPSize: 65536}, false},
+		{"notify target without port", Config{Notify: []string{"192.0.2.1"}}, false},
+		{"invalid prefix", Config{AllowTransfer: []netip.Prefix{{}}}, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s, err := New(c.cfg)
+			if (err == nil) != c.ok {
+				t.Fatalf("New error = %v, want ok %v", err, c.ok)
+			}
+			if s != nil {
+				s.Close()
+			}
+		})
+	}
+	s, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.maxUDP != defaultMaxUDPSize || s.cfg.IXFRHistory != defaultIXFRHistory {
+		t.Errorf("defaults: MaxUDPSize %d, IXFRHistory %d, want %d, %d", s.maxUDP, s.cfg.IXFRHistory, defaultMaxUDPSize, defaultIXFRHistory)
+	}
+}
+
+func TestLifecycle(t *testing.T) {
+	s := newTestServer(t, Config{Addr: "not an address"})
+	if err := s.Start(); err == nil {
+		t.Errorf("Start on a bad address succeeded")
+	}
+	s = newTestServer(t, Config{})
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err == nil {
+		t.Errorf("second Start succeeded")
+	}
+	// The same port answers on UDP and TCP.
+	z := newTestZone(t, "example.", exampleZone)
+	if err := s.Publish(z); err != nil {
+		t.Fatal(err)
+	}
+	for _, network := range []string{"udp", "tcp"} {
+		m := new(dns.Msg)
+		m.SetQuestion("example.", dns.TypeSOA)
+		r, _, err := (&dns.Client{Net: network, Timeout: 5 * time.Second}).Exchange(m, s.Addr())
+		if err != nil || len(r.Answer) != 1 {
+			t.Errorf("%s query to %s: %v, %v", network, s.Addr(), r, err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if err := s.Start(); err == nil {
+		t.Errorf("Start after Close succeeded")
+	}
+}
