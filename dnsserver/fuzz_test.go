@@ -151,3 +151,22 @@ func BenchmarkServeDNS(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPublish measures indexing the root snapshot and diffing it
+// against the previous version.
+func BenchmarkPublish(b *testing.B) {
+	z := rootZone(b, false)
+	s := newTestServer(b, Config{}, z)
+	serial := z.Serial()
+	b.ReportAllocs()
+	for b.Loop() {
+		serial++
+		rrs := slices.Clone(z.rrs)
+		soa := dns.Copy(rrs[0]).(*dns.SOA)
+		soa.Serial = serial
+		rrs[0] = soa
+		if err := s.Publish(&testZone{origin: ".", rrs: rrs}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
