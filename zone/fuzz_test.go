@@ -62,6 +62,7 @@ func FuzzUpdate(f *testing.F) {
 	f.Add([]byte{0, 1, 0, 0, 1, 0, 3, 1, 0, 2, 1, 0, 255, 5, 1})
 	f.Add(bytes.Repeat([]byte{7, 3, 9, 1}, 20))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		defer setChunkSize(2)()
 		names := []string{"a.", "b.", "ns.a.", "ns.b.", "x.ns.a.", "c.", "a.b.", "ns.example."}
 		m := model{dels: map[string]Delegation{}, hosts: map[string]Host{}}
 		z := m.build(t, 0)

@@ -70,12 +70,38 @@ func sameZone(t testing.TB, got, want *Zone) {
 	if g, w := exportBytes(t, got), exportBytes(t, want); !bytes.Equal(g, w) {
 		t.Errorf("master files differ:\n%s\nwant\n%s", trimBytes(g), trimBytes(w))
 	}
-	if len(got.nodes) != len(want.nodes) {
-		t.Fatalf("%d nodes, want %d", len(got.nodes), len(want.nodes))
+	g, w := allNodes(got), allNodes(want)
+	if len(g) != len(w) {
+		t.Fatalf("%d nodes, want %d", len(g), len(w))
 	}
-	for i := range got.nodes {
-		if got.nodes[i].key != want.nodes[i].key || !bytes.Equal(got.nodes[i].wire, want.nodes[i].wire) {
+	for i := range g {
+		if g[i].key != w[i].key || !bytes.Equal(g[i].wire, w[i].wire) {
 			t.Fatalf("node %d differs", i)
+		}
+	}
+	checkChunks(t, got)
+}
+
+func allNodes(z *Zone) []node {
+	var out []node
+	z.eachNode(func(n *node) bool { out = append(out, *n); return true })
+	return out
+}
+
+// checkChunks checks the chunk invariants: none empty, none over twice the
+// size, keys strictly increasing across all of them.
+func checkChunks(t testing.TB, z *Zone) {
+	t.Helper()
+	prev := ""
+	for ci, c := range z.chunks {
+		if len(c.nodes) == 0 || len(c.nodes) > 2*chunkSize {
+			t.Fatalf("chunk %d has %d nodes", ci, len(c.nodes))
+		}
+		for i := range c.nodes {
+			if (ci > 0 || i > 0) && c.nodes[i].key <= prev {
+				t.Fatalf("chunk %d node %d is out of order", ci, i)
+			}
+			prev = c.nodes[i].key
 		}
 	}
 }
@@ -251,6 +277,22 @@ func randomChanges(r *rand.Rand, m model, universe int) (set []Delegation, remov
 // TestUpdateEqualsBuild applies random change sets one after the other and
 // checks each version against a Build of the same content.
 func TestUpdateEqualsBuild(t *testing.T) {
+	for _, size := range []int{1, 3, 512} {
+		t.Run(fmt.Sprintf("chunk%d", size), func(t *testing.T) {
+			defer setChunkSize(size)()
+			testUpdateEqualsBuild(t)
+		})
+	}
+}
+
+// setChunkSize sets chunkSize and returns what restores it.
+func setChunkSize(n int) func() {
+	old := chunkSize
+	chunkSize = n
+	return func() { chunkSize = old }
+}
+
+func testUpdateEqualsBuild(t *testing.T) {
 	const universe = 400
 	r := rand.New(rand.NewSource(1))
 	dels, hosts := synthZone(universe / 2)

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 
@@ -83,19 +84,36 @@ type Params struct {
 // apex ZONEMD, then each name below the apex in canonical name order with
 // its RRsets by type and its RRs by RDATA octets. There is exactly one
 // ZONEMD, at the apex, whose SHA-384 SIMPLE digest covers every other
-// record. Names below the apex are kept as a sorted slice of nodes, each
-// with its canonical key and canonical wire form, shared between versions.
+// record.
+//
+// Names below the apex are nodes (canonical key and canonical wire form)
+// sorted by key and cut into chunks of about chunkSize. Chunks are never
+// modified once a Zone holds them: Update copies the chunk list (a few
+// thousand pointers for a million names) and rebuilds only the chunks that
+// hold a changed name, so versions share everything else.
 type Zone struct {
 	cfg    *config
 	serial uint32
-	nodes  []node // sorted by key; the apex is not among them
-	ndel   int    // number of delegations
+	chunks []*chunk // non-empty chunks; all keys of chunks[i] < those of chunks[i+1]
+	ndel   int      // number of delegations
 	apex   []byte // canonical wire form of the apex NS RRset and SOA
 	digest []byte
 
 	recOnce sync.Once
 	recs    []dns.RR
 }
+
+// chunkSize is the number of nodes Build puts in a chunk; Update splits a
+// chunk that grows past twice this. Tests make it small to exercise chunk
+// boundaries.
+var chunkSize = 512
+
+// chunk is a sorted run of nodes, immutable once in a Zone.
+type chunk struct {
+	nodes []node
+}
+
+func (c *chunk) last() string { return c.nodes[len(c.nodes)-1].key }
 
 // node is one owner name below the apex.
 type node struct {
@@ -323,15 +341,17 @@ func Build(p Params, serial uint32, dels []Delegation, hosts []Host) (*Zone, err
 	if err != nil {
 		return nil, err
 	}
-	z := &Zone{cfg: c, serial: serial, nodes: make([]node, 0, len(ch))}
+	z := &Zone{cfg: c, serial: serial}
+	nodes := make([]node, len(ch))
 	for i := range ch {
 		nd := nodeData{name: ch[i].name, addrs: ch[i].addrs}
 		if ch[i].del != nil {
 			nd.ns, nd.ds = ch[i].del.ns, ch[i].del.ds
 			z.ndel++
 		}
-		z.nodes = append(z.nodes, node{key: ch[i].key, wire: nd.encode(c.ttl(nd.name))})
+		nodes[i] = node{key: ch[i].key, wire: nd.encode(c.ttl(nd.name))}
 	}
+	z.chunks = cut(nodes)
 	if err := z.finish(); err != nil {
 		return nil, err
 	}
@@ -349,11 +369,47 @@ func (z *Zone) Update(serial uint32, set []Delegation, remove []string, setHosts
 	if err != nil {
 		return nil, err
 	}
-	nz := &Zone{cfg: z.cfg, serial: serial, ndel: z.ndel, nodes: make([]node, 0, len(z.nodes)+len(ch))}
-	old := z.nodes
+	nz := &Zone{cfg: z.cfg, serial: serial, ndel: z.ndel, chunks: make([]*chunk, 0, len(z.chunks)+1)}
+	ci := 0 // next chunk of z not yet copied to nz
+	for len(ch) > 0 {
+		// The chunk that holds ch[0], or would: the first whose last key is
+		// not below it, else the last chunk.
+		t := ci + sort.Search(len(z.chunks)-ci, func(i int) bool { return z.chunks[ci+i].last() >= ch[0].key })
+		if t == len(z.chunks) && t > 0 {
+			t--
+		}
+		nz.chunks = append(nz.chunks, z.chunks[ci:t]...)
+		var old []node
+		limit := len(ch)
+		if t < len(z.chunks) {
+			old = z.chunks[t].nodes
+			if t+1 < len(z.chunks) {
+				// Changes up to this chunk's last key go into it.
+				limit = sort.Search(len(ch), func(i int) bool { return ch[i].key > z.chunks[t].last() })
+			}
+			ci = t + 1
+		}
+		nodes, err := nz.merge(old, ch[:limit])
+		if err != nil {
+			return nil, err
+		}
+		nz.chunks = append(nz.chunks, cut(nodes)...)
+		ch = ch[limit:]
+	}
+	nz.chunks = append(nz.chunks, z.chunks[ci:]...)
+	if err := nz.finish(); err != nil {
+		return nil, err
+	}
+	return nz, nil
+}
+
+// merge applies sorted changes to the sorted nodes of one chunk, giving a
+// new node slice and counting delegations in nz.ndel.
+func (nz *Zone) merge(old []node, ch []change) ([]node, error) {
+	out := make([]node, 0, len(old)+len(ch))
 	for _, c := range ch {
 		i, found := slices.BinarySearchFunc(old, c.key, func(n node, k string) int { return strings.Compare(n.key, k) })
-		nz.nodes = append(nz.nodes, old[:i]...)
+		out = append(out, old[:i]...)
 		var nd nodeData
 		if found {
 			nd = decodeNode(old[i].wire)
@@ -389,14 +445,57 @@ func (z *Zone) Update(serial uint32, set []Delegation, remove []string, setHosts
 			}
 		}
 		if !nd.empty() {
-			nz.nodes = append(nz.nodes, node{key: c.key, wire: nd.encode(z.cfg.ttl(nd.name))})
+			out = append(out, node{key: c.key, wire: nd.encode(nz.cfg.ttl(nd.name))})
 		}
 	}
-	nz.nodes = append(nz.nodes, old...)
-	if err := nz.finish(); err != nil {
-		return nil, err
+	return append(out, old...), nil
+}
+
+// cut splits sorted nodes into chunks: one if they fit in 2*chunkSize,
+// else pieces of chunkSize. It shares the backing array, capping each
+// piece's capacity.
+func cut(nodes []node) []*chunk {
+	if len(nodes) == 0 {
+		return nil
 	}
-	return nz, nil
+	if len(nodes) <= 2*chunkSize {
+		return []*chunk{{nodes: nodes}}
+	}
+	out := make([]*chunk, 0, len(nodes)/chunkSize+1)
+	for len(nodes) > 0 {
+		n := min(chunkSize, len(nodes))
+		if len(nodes)-n < chunkSize/2 {
+			n = len(nodes) // no small tail
+		}
+		out = append(out, &chunk{nodes: nodes[:n:n]})
+		nodes = nodes[n:]
+	}
+	return out
+}
+
+// find returns the node of key, if any.
+func (z *Zone) find(key string) (*node, bool) {
+	c := sort.Search(len(z.chunks), func(i int) bool { return z.chunks[i].last() >= key })
+	if c == len(z.chunks) {
+		return nil, false
+	}
+	nodes := z.chunks[c].nodes
+	i, found := slices.BinarySearchFunc(nodes, key, func(n node, k string) int { return strings.Compare(n.key, k) })
+	if !found {
+		return nil, false
+	}
+	return &nodes[i], true
+}
+
+// eachNode calls f for every node in canonical order until f returns false.
+func (z *Zone) eachNode(f func(*node) bool) {
+	for _, c := range z.chunks {
+		for i := range c.nodes {
+			if !f(&c.nodes[i]) {
+				return
+			}
+		}
+	}
 }
 
 // finish writes the apex and computes the digest.
@@ -413,8 +512,10 @@ func (z *Zone) finish() error {
 	z.apex = apex
 	h := sha512.New384()
 	h.Write(apex)
-	for i := range z.nodes {
-		h.Write(z.nodes[i].wire)
+	for _, c := range z.chunks {
+		for i := range c.nodes {
+			h.Write(c.nodes[i].wire)
+		}
 	}
 	z.digest = h.Sum(nil)
 	return nil
@@ -466,11 +567,11 @@ func (z *Zone) Delegation(name string) (Delegation, bool) {
 	if dnsname.Check(name) != nil {
 		return Delegation{}, false
 	}
-	i, found := slices.BinarySearchFunc(z.nodes, keyOf(name), func(n node, k string) int { return strings.Compare(n.key, k) })
+	n, found := z.find(keyOf(name))
 	if !found {
 		return Delegation{}, false
 	}
-	nd := decodeNode(z.nodes[i].wire)
+	nd := decodeNode(n.wire)
 	if len(nd.ns) == 0 {
 		return Delegation{}, false
 	}
@@ -483,11 +584,11 @@ func (z *Zone) Host(name string) (Host, bool) {
 	if dnsname.Check(name) != nil {
 		return Host{}, false
 	}
-	i, found := slices.BinarySearchFunc(z.nodes, keyOf(name), func(n node, k string) int { return strings.Compare(n.key, k) })
+	n, found := z.find(keyOf(name))
 	if !found {
 		return Host{}, false
 	}
-	nd := decodeNode(z.nodes[i].wire)
+	nd := decodeNode(n.wire)
 	if len(nd.addrs) == 0 {
 		return Host{}, false
 	}
@@ -497,24 +598,24 @@ func (z *Zone) Host(name string) (Host, bool) {
 // Delegations returns every delegation in canonical name order.
 func (z *Zone) Delegations() []Delegation {
 	out := make([]Delegation, 0, z.ndel)
-	for i := range z.nodes {
-		nd := decodeNode(z.nodes[i].wire)
-		if len(nd.ns) > 0 {
+	z.eachNode(func(n *node) bool {
+		if nd := decodeNode(n.wire); len(nd.ns) > 0 {
 			out = append(out, Delegation{Name: nd.name, NS: nd.ns, DS: nd.ds})
 		}
-	}
+		return true
+	})
 	return out
 }
 
 // Hosts returns every glue host in canonical name order.
 func (z *Zone) Hosts() []Host {
 	var out []Host
-	for i := range z.nodes {
-		nd := decodeNode(z.nodes[i].wire)
-		if len(nd.addrs) > 0 {
+	z.eachNode(func(n *node) bool {
+		if nd := decodeNode(n.wire); len(nd.addrs) > 0 {
 			out = append(out, Host{Name: nd.name, Addrs: nd.addrs})
 		}
-	}
+		return true
+	})
 	return out
 }
 
@@ -534,8 +635,8 @@ func (z *Zone) All(yield func(dns.RR) bool) {
 	if !yield(z.ZONEMD()) {
 		return
 	}
-	for i := range z.nodes {
-		w := z.nodes[i].wire
+	z.eachNode(func(n *node) bool {
+		w := n.wire
 		for off := 0; off < len(w); {
 			rr, o, err := dns.UnpackRR(w, off)
 			if err != nil {
@@ -545,11 +646,12 @@ func (z *Zone) All(yield func(dns.RR) bool) {
 				ds.Digest = strings.ToUpper(ds.Digest) // as DS.Digest promises
 			}
 			if !yield(rr) {
-				return
+				return false
 			}
 			off = o
 		}
-	}
+		return true
+	})
 }
 
 // Records returns the whole zone in the order stated on Zone. The slice is
