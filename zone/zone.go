@@ -96,7 +96,7 @@ type Zone struct {
 	serial uint32
 	chunks []*chunk // non-empty chunks; all keys of chunks[i] < those of chunks[i+1]
 	ndel   int      // number of delegations
-	apex   []byte // canonical wire form of the apex NS RRset and SOA
+	apex   []byte   // canonical wire form of the apex NS RRset and SOA
 	digest []byte
 
 	recOnce sync.Once
