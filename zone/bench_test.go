@@ -99,3 +99,30 @@ func BenchmarkUpdate1M(b *testing.B) {
 		serial++
 	}
 }
+
+// BenchmarkDiff1M diffs the million-delegation zone against a version with
+// 10 delegations changed.
+func BenchmarkDiff1M(b *testing.B) {
+	dels, hosts := synth1M()
+	z, err := Build(testParams, 1, dels, hosts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var set []Delegation
+	for i := range 10 {
+		d, _ := synthDelegation(i * 99991)
+		d.NS = d.NS[:1]
+		set = append(set, d)
+	}
+	nz, err := z.Update(2, set, nil, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		removed, added, err := nz.Diff(z)
+		if err != nil || len(removed) != 12 || len(added) != 2 {
+			b.Fatalf("Diff = %d removed, %d added, %v", len(removed), len(added), err)
+		}
+	}
+}

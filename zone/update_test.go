@@ -318,3 +318,60 @@ func testUpdateEqualsBuild(t *testing.T) {
 		z = nz
 	}
 }
+
+// TestDiff checks, over random updates, that old's records minus removed
+// plus added are z's records (SOA aside), and that removed and added are
+// disjoint.
+func TestDiff(t *testing.T) {
+	defer setChunkSize(3)()
+	r := rand.New(rand.NewSource(2))
+	dels, hosts := synthZone(100)
+	m := model{dels: map[string]Delegation{}, hosts: map[string]Host{}}
+	for _, d := range dels {
+		m.dels[d.Name] = d
+	}
+	for _, h := range hosts {
+		m.hosts[h.Name] = h
+	}
+	z := m.build(t, 1)
+	for step := range 100 {
+		set, remove, setHosts, removeHosts := randomChanges(r, m, 200)
+		nz, err := z.Update(uint32(step+2), set, remove, setHosts, removeHosts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, pair := range []struct{ old, new *Zone }{{z, nz}, {z, m.build(t, uint32(step+2))}} {
+			removed, added, err := pair.new.Diff(pair.old)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if removed[0].String() != pair.old.Records()[0].String() || added[0].String() != pair.new.Records()[0].String() {
+				t.Fatalf("step %d: diff does not start with the SOAs", step)
+			}
+			set := map[string]bool{}
+			for _, rr := range pair.old.Records()[1:] {
+				set[rr.String()] = true
+			}
+			for _, rr := range removed[1:] {
+				if !set[rr.String()] {
+					t.Fatalf("step %d: removed %v is not in the old zone", step, rr)
+				}
+				delete(set, rr.String())
+			}
+			for _, rr := range added[1:] {
+				if set[rr.String()] {
+					t.Fatalf("step %d: added %v is already there", step, rr)
+				}
+				set[rr.String()] = true
+			}
+			want := map[string]bool{}
+			for _, rr := range pair.new.Records()[1:] {
+				want[rr.String()] = true
+			}
+			if !maps.Equal(set, want) {
+				t.Fatalf("step %d: old zone with the diff applied differs from the new zone", step)
+			}
+		}
+		z = nz
+	}
+}
