@@ -31,7 +31,7 @@ func TestImportRefuses(t *testing.T) {
 		{"NS TTL", "com. 172800 IN NS a.b.\nnet. 3600 IN NS a.b.\n", "line 5: NS TTL 3600 differs from 172800 on line 4"},
 		{"glue TTL", "a.b. 172800 IN A 192.0.2.1\nb.b. 3600 IN A 192.0.2.2\n", "line 5: glue TTL 3600 differs from 172800 on line 4"},
 		{"host TTL", "a.b. 172800 IN A 192.0.2.1\na.b. 3600 IN AAAA 2001:db8::1\n", "line 5: AAAA of \"a.b.\" has TTL 3600, but line 4"},
-		{"apex glue TTL", "a.root-servers.net. 518400 IN AAAA 2001:db8::1\nb.root-servers.net. 172800 IN A 192.0.2.1\n. 518400 IN NS b.root-servers.net.\n", "line 5: glue of apex NS host \"b.root-servers.net.\" has TTL 172800"},
+		{"apex glue TTL", "a.root-servers.net. 518400 IN AAAA 2001:db8::1\nb.root-servers.net. 172800 IN A 192.0.2.1\n. 518400 IN NS b.root-servers.net.\n", "line 5: glue of apex NS host TTL 172800 differs from 518400 on line 3"},
 		{"multi-line record", "com. 172800 IN NS a.b.\ncom. 86400 IN DS ( 1 8 2\n  ABC )\n", "line 5: DS of \"com.\": digest \"ABC\" has an odd number"},
 		{"parse error", "com. 172800 IN NS a.b.\nfoo.com. 172800 IN A 999.1.1.1\n", "line: 5"},
 		{"empty NS", "com. 172800 IN NS\n", "line 4: NS of \"com.\""},
@@ -103,7 +103,7 @@ ns.sales IN AAAA 2001:db8::53
 	if got := strings.Join(imp.Params.NS, " "); got != "ns1.corp." {
 		t.Errorf("apex NS %q, want ns1.corp. once", got)
 	}
-	want := TTLs{SOA: 3600, ApexNS: 3600, NS: 3600, DS: 3600, Glue: 3600}
+	want := TTLs{SOA: 3600, ApexNS: 3600, NS: 3600, DS: 3600, Glue: 3600, ApexGlue: 3600}
 	if imp.Params.TTLs != want {
 		t.Errorf("TTLs %+v, want %+v", imp.Params.TTLs, want)
 	}

@@ -115,8 +115,8 @@ type lineRR struct {
 // other types, records outside the origin or of another class, NS below a
 // child (delegations are children of the origin only), DS without NS, CNAME
 // or other data at a delegation, names that Build would refuse, and TTLs that
-// Build could not reproduce (each kind of record must share one TTL; glue of
-// an apex NS host has the apex NS TTL). $INCLUDE is not followed. If Import
+// Build could not reproduce (each kind of record of TTLs must share one TTL,
+// and none may be 0). $INCLUDE is not followed. If Import
 // succeeds, Build on its result succeeds and gives the same records.
 func Import(r io.Reader, origin string) (*Imported, error) {
 	if err := dnsname.Check(origin); err != nil {
@@ -145,7 +145,7 @@ func Import(r io.Reader, origin string) (*Imported, error) {
 		line int
 		set  bool
 	}
-	var tSOA, tApexNS, tNS, tDS, tGlue ttlSeen
+	var tSOA, tApexNS, tNS, tDS, tGlue, tApexGlue ttlSeen
 	sameTTL := func(t *ttlSeen, what string, ttl uint32, line int) error {
 		if !t.set {
 			*t = ttlSeen{ttl, line, true}
@@ -311,8 +311,8 @@ func Import(r io.Reader, origin string) (*Imported, error) {
 	for _, name := range hostOrder {
 		ho := hosts[name]
 		if apexNS[name] {
-			if ho.ttl != tApexNS.ttl {
-				return nil, invalidf("line %d: glue of apex NS host %q has TTL %d, not the apex NS TTL %d", ho.line, name, ho.ttl, tApexNS.ttl)
+			if err := sameTTL(&tApexGlue, "glue of apex NS host", ho.ttl, ho.line); err != nil {
+				return nil, err
 			}
 			continue
 		}
@@ -321,9 +321,10 @@ func Import(r io.Reader, origin string) (*Imported, error) {
 		}
 	}
 	imp.Params.TTLs.Glue = tGlue.ttl
+	imp.Params.TTLs.ApexGlue = tApexGlue.ttl
 	// Build reads a TTL of 0 as the default, so such a zone could not be
 	// reproduced.
-	for _, t := range []ttlSeen{tSOA, tApexNS, tNS, tDS, tGlue} {
+	for _, t := range []ttlSeen{tSOA, tApexNS, tNS, tDS, tGlue, tApexGlue} {
 		if t.set && t.ttl == 0 {
 			return nil, invalidf("line %d: a TTL of 0 is not supported", t.line)
 		}

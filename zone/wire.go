@@ -95,8 +95,8 @@ type nodeData struct {
 
 func (d *nodeData) empty() bool { return len(d.ns) == 0 && len(d.addrs) == 0 }
 
-// ttlFor is what a node's records get; glue of the apex NS hosts gets the
-// apex NS TTL, like the real root.
+// ttlFor is the TTLs a node's records get (glue of the apex NS hosts has
+// TTLs.ApexGlue).
 type ttlFor struct {
 	ns, ds, glue uint32
 }

@@ -58,15 +58,16 @@ type SOA struct {
 }
 
 // TTLs are the TTLs of each kind of record. A zero field means the default,
-// which is what the real root uses (DefaultTTLs). Glue of the apex NS hosts
-// gets the ApexNS TTL, as in the real root.
+// which is what the real root uses (DefaultTTLs), except that a zero
+// ApexGlue means the ApexNS TTL. The ZONEMD has the SOA TTL.
 type TTLs struct {
 	SOA, ApexNS, NS, DS, Glue uint32
+	ApexGlue                  uint32 // glue of the apex NS hosts
 }
 
 // DefaultTTLs are the root zone's TTLs: SOA 86400, apex NS 518400, NS
-// 172800, DS 86400, glue 172800.
-var DefaultTTLs = TTLs{SOA: 86400, ApexNS: 518400, NS: 172800, DS: 86400, Glue: 172800}
+// 172800, DS 86400, glue 172800, glue of the apex NS hosts 518400.
+var DefaultTTLs = TTLs{SOA: 86400, ApexNS: 518400, NS: 172800, DS: 86400, Glue: 172800, ApexGlue: 518400}
 
 // Params describe the apex. The glue of the apex NS hosts comes from the
 // hosts passed to Build like any other glue.
@@ -130,7 +131,7 @@ type config struct {
 func (c *config) ttl(name string) ttlFor {
 	t := ttlFor{ns: c.p.TTLs.NS, ds: c.p.TTLs.DS, glue: c.p.TTLs.Glue}
 	if c.apexNS[name] {
-		t.glue = c.p.TTLs.ApexNS
+		t.glue = c.p.TTLs.ApexGlue
 	}
 	return t
 }
@@ -170,6 +171,9 @@ func newConfig(p Params) (*config, error) {
 		if *f.v == 0 {
 			*f.v = f.d
 		}
+	}
+	if p.TTLs.ApexGlue == 0 {
+		p.TTLs.ApexGlue = p.TTLs.ApexNS
 	}
 	p.NS = sortNS(p.NS)
 	c := &config{p: p, apexNS: make(map[string]bool, len(p.NS))}

@@ -104,6 +104,9 @@ func canonicalize(rr dns.RR) (canonRR, error) {
 		off += 1 + l
 	}
 	owner := w[:off+1]
+	if len(w) < off+11 {
+		return canonRR{}, fmt.Errorf("zone: record %q packs to %d octets, too short for a record", trim(rr.String()), len(w))
+	}
 	return canonRR{
 		key:   canonicalKey(owner),
 		typ:   binary.BigEndian.Uint16(w[off+1:]),

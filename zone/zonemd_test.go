@@ -3,6 +3,7 @@ package zone
 import (
 	"encoding/hex"
 	"errors"
+	"net/netip"
 	"os"
 	"strings"
 	"testing"
@@ -119,5 +120,43 @@ func TestVerifyDigestRefuses(t *testing.T) {
 	axfr := append(append([]dns.RR{}, base...), base[0])
 	if err := VerifyDigest(axfr); err != nil {
 		t.Errorf("VerifyDigest with the SOA twice: %v", err)
+	}
+}
+
+// TestBuildRFC8976Simple builds the zone of RFC 8976 Appendix A.1 and gets
+// the digest the RFC publishes; importing the RFC's file gives it too.
+func TestBuildRFC8976Simple(t *testing.T) {
+	const want = "c68090d90a7aed716bc459f9340e3d7c1370d4d24b7e2fc3a1ddc0b9a87153b9a9713b3c9ae5cc27777f98b8e730044c"
+	p := Params{
+		Origin: "example.",
+		SOA:    SOA{MName: "ns1.example.", RName: "admin.example.", Refresh: 1800, Retry: 900, Expire: 604800, Minimum: 86400},
+		NS:     []string{"ns2.example.", "ns1.example."},
+		TTLs:   TTLs{SOA: 86400, ApexNS: 86400, ApexGlue: 3600},
+	}
+	z, err := Build(p, 2018031900, nil, []Host{
+		{Name: "ns1.example.", Addrs: []netip.Addr{netip.MustParseAddr("203.0.113.63")}},
+		{Name: "ns2.example.", Addrs: []netip.Addr{netip.MustParseAddr("2001:db8::63")}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := hex.EncodeToString(z.Digest()); got != want {
+		t.Errorf("Build digest = %s, want the RFC's %s", got, want)
+	}
+	f, err := os.Open("testdata/rfc8976-a1-simple.zone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	imp, err := Import(f, "example.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	z2, err := Build(imp.Params, imp.Serial, imp.Delegations, imp.Hosts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := hex.EncodeToString(z2.Digest()); got != want {
+		t.Errorf("Import and Build digest = %s, want the RFC's %s", got, want)
 	}
 }
