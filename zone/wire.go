@@ -206,30 +206,48 @@ func decodeNode(b []byte) nodeData {
 
 // sortNS sorts name-server names by their wire form (the canonical RDATA
 // order) and removes duplicates.
+// The result may share ns's backing array when ns is already in order.
 func sortNS(ns []string) []string {
-	out := slices.Clone(ns)
 	var ab, bb [256]byte
-	slices.SortFunc(out, func(x, y string) int {
+	cmp := func(x, y string) int {
 		return bytes.Compare(appendName(ab[:0], x), appendName(bb[:0], y))
-	})
+	}
+	if strictlySorted(ns, cmp) {
+		return slices.Clip(ns)
+	}
+	out := slices.Clone(ns)
+	slices.SortFunc(out, cmp)
 	return slices.Compact(out)
+}
+
+// strictlySorted reports whether s is sorted by cmp without duplicates.
+func strictlySorted[T any](s []T, cmp func(a, b T) int) bool {
+	for i := 1; i < len(s); i++ {
+		if cmp(s[i-1], s[i]) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // sortDS sorts DS records by their RDATA octets and removes duplicates.
 func sortDS(ds []DS) []DS {
-	out := slices.Clone(ds)
 	var ab, bb [128]byte
-	slices.SortFunc(out, func(x, y DS) int {
+	cmp := func(x, y DS) int {
 		return bytes.Compare(appendDSRdata(ab[:0], x), appendDSRdata(bb[:0], y))
-	})
+	}
+	if strictlySorted(ds, cmp) {
+		return slices.Clip(ds)
+	}
+	out := slices.Clone(ds)
+	slices.SortFunc(out, cmp)
 	return slices.Compact(out)
 }
 
 // sortAddrs sorts addresses, IPv4 (A) before IPv6 (AAAA), each by octets,
 // and removes duplicates.
 func sortAddrs(as []netip.Addr) []netip.Addr {
-	out := slices.Clone(as)
-	slices.SortFunc(out, func(x, y netip.Addr) int {
+	cmp := func(x, y netip.Addr) int {
 		if x.Is4() != y.Is4() {
 			if x.Is4() {
 				return -1
@@ -237,6 +255,11 @@ func sortAddrs(as []netip.Addr) []netip.Addr {
 			return 1
 		}
 		return x.Compare(y)
-	})
+	}
+	if strictlySorted(as, cmp) {
+		return slices.Clip(as)
+	}
+	out := slices.Clone(as)
+	slices.SortFunc(out, cmp)
 	return slices.Compact(out)
 }

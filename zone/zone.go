@@ -257,6 +257,7 @@ func (c *config) checkHost(h Host) error {
 // change is what Build or Update does to one name.
 type change struct {
 	key        string
+	seq        int // position in the input, to order changes of one name
 	name       string
 	del        *nodeData // set this delegation (ns, ds)
 	removeDel  bool
@@ -294,7 +295,15 @@ func (c *config) collect(set []Delegation, remove []string, setHosts []Host, rem
 		}
 		ch = append(ch, change{key: keyOf(n), name: n, removeHost: true})
 	}
-	slices.SortStableFunc(ch, func(a, b change) int { return strings.Compare(a.key, b.key) })
+	for i := range ch {
+		ch[i].seq = i
+	}
+	slices.SortFunc(ch, func(a, b change) int {
+		if c := strings.Compare(a.key, b.key); c != 0 {
+			return c
+		}
+		return a.seq - b.seq
+	})
 	out := ch[:0]
 	for i := 0; i < len(ch); {
 		m := ch[i]
