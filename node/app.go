@@ -18,6 +18,7 @@ import (
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	"go.etcd.io/bbolt"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/commonroot/commonroot/constitution"
 	"github.com/commonroot/commonroot/dnsname"
@@ -59,6 +60,12 @@ type App struct {
 	pending  *pendingBlock
 	waiters  map[string][]chan Outcome
 	onCommit []func(Commit)
+
+	// Checkpoint cosigning (see cosign.go).
+	member     string
+	signer     note.Signer
+	equivocate bool
+	evidence   [][]byte
 }
 
 // pendingBlock is a finalized block not yet committed.
@@ -70,6 +77,7 @@ type pendingBlock struct {
 	zone    *zone.Zone
 	results map[string]Outcome
 	changed bool
+	cosign  [][]byte
 }
 
 // Outcome is what became of a submitted action.
@@ -236,6 +244,15 @@ func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.Respon
 	if a.state == nil {
 		return &abci.ResponseCheckTx{Code: registry.CodeInvalid, Log: "the node has not started its chain yet"}, nil
 	}
+	if bytes.HasPrefix(req.Tx, []byte(cosignPrefix)) {
+		return &abci.ResponseCheckTx{Code: registry.CodeInvalid, Log: "cosignatures travel only in vote extensions"}, nil
+	}
+	if bytes.HasPrefix(req.Tx, []byte(evidencePrefix)) {
+		if _, err := a.judgeEvidence(req.Tx); err != nil {
+			return &abci.ResponseCheckTx{Code: registry.CodeInvalid, Log: err.Error()}, nil
+		}
+		return &abci.ResponseCheckTx{Code: abci.CodeTypeOK}, nil
+	}
 	if _, err := a.state.Check(req.Tx); err != nil {
 		var code uint32 = registry.CodeInvalid
 		var r *registry.Rejection
@@ -255,7 +272,20 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 		a.batch = a.log.NewBatch()
 	}
 	b := a.batch
-	out := a.state.Apply(req.Height, req.Time, b.Size(), req.Txs)
+	// Node-made transactions first (cosignatures, evidence), then the
+	// members' and operators' actions through the state machine.
+	sys := map[int]registry.Result{}
+	var cosign [][]byte
+	var actions [][]byte
+	for i, tx := range req.Txs {
+		if ok, res, notes := a.systemTx(tx, b, req.Height); ok {
+			sys[i] = res
+			cosign = append(cosign, notes...)
+			continue
+		}
+		actions = append(actions, tx)
+	}
+	out := a.state.Apply(req.Height, req.Time, b.Size(), actions)
 	for _, e := range out.Entries {
 		if _, err := b.Append(e); err != nil {
 			return nil, fmt.Errorf("node: appending to the log: %v", err)
@@ -279,15 +309,21 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	hash := appHash(a.state, b.Size(), root, z)
 	resp := &abci.ResponseFinalizeBlock{AppHash: hash}
 	results := map[string]Outcome{}
-	for i, r := range out.Results {
+	next := 0
+	for i, tx := range req.Txs {
+		r, isSys := sys[i]
+		if !isSys {
+			r = out.Results[next]
+			next++
+		}
 		data, _ := json.Marshal(r)
 		resp.TxResults = append(resp.TxResults, &abci.ExecTxResult{Code: r.Code, Log: r.Reason, Data: data})
-		results[consensus.TxKey(req.Txs[i])] = Outcome{Result: r, Height: req.Height}
+		results[consensus.TxKey(tx)] = Outcome{Result: r, Height: req.Height}
 	}
 	for _, v := range out.ValidatorUpdates {
 		resp.ValidatorUpdates = append(resp.ValidatorUpdates, abci.Ed25519ValidatorUpdate(v.PubKey, v.Power))
 	}
-	a.pending = &pendingBlock{height: req.Height, appHash: hash, writes: a.state.TakeWrites(), batch: b, zone: z, results: results, changed: out.ZoneChanged}
+	a.pending = &pendingBlock{height: req.Height, appHash: hash, writes: a.state.TakeWrites(), batch: b, zone: z, results: results, changed: out.ZoneChanged, cosign: cosign}
 	return resp, nil
 }
 
@@ -352,6 +388,10 @@ func (a *App) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit
 	hooks := a.onCommit
 	c := Commit{Height: p.height, AppHash: p.appHash, LogSize: a.log.Size(), Zone: p.zone, ZoneChanged: p.changed}
 	a.mu.Unlock()
+	verifiers := a.memberVerifiers()
+	for _, msg := range p.cosign {
+		a.log.AddSignatures(msg, verifiers) // checked in ProcessProposal
+	}
 	for _, f := range notify {
 		f()
 	}

@@ -112,6 +112,8 @@ func Start(cfg Config) (*Node, error) {
 	if z, h := app.Zone(); z != nil && h > 0 {
 		n.dns.Publish(z)
 	}
+	app.SetSigner(m.Name, cfg.Key)
+	app.Log().SetServeQuorum(quorum(len(c.Members)))
 	app.OnCommit(n.committed)
 	n.hl, err = net.Listen("tcp", cfg.HTTP)
 	if err != nil {
@@ -154,7 +156,26 @@ func (n *Node) committed(c Commit) {
 	if _, err := n.app.Log().Sign(n.cfg.Key); err != nil {
 		n.cfg.Logger.Error("signing checkpoint", "size", c.LogSize, "err", err)
 	}
+	members := 0
+	n.app.View(func(s *registry.State) { members = len(s.Members()) })
+	n.app.Log().SetServeQuorum(quorum(members))
+	if ev := n.app.takeEvidence(); len(ev) > 0 {
+		// Not from here: CometBFT holds the mempool during Commit.
+		go func() {
+			for _, tx := range ev {
+				if err := n.cons.Submit(tx); err != nil {
+					n.cfg.Logger.Warn("submitting equivocation evidence", "err", err)
+				} else {
+					n.cfg.Logger.Warn("equivocation evidence submitted")
+				}
+			}
+		}()
+	}
 }
+
+// quorum is the number of member signatures a served checkpoint needs:
+// more than two thirds of the members.
+func quorum(members int) int { return members*2/3 + 1 }
 
 // collectCosignatures fetches the other members' checkpoints and merges
 // their signatures into ours, until Stop.

@@ -287,17 +287,19 @@ type Event struct {
 	Height int64     `json:"height"`
 	Time   time.Time `json:"time"`
 
-	Proposal     uint64         `json:"proposal,omitempty"`
-	Kind         string         `json:"kind,omitempty"`
-	Outcome      string         `json:"outcome,omitempty"`
-	Reason       string         `json:"reason,omitempty"`
-	Tally        *Tally         `json:"tally,omitempty"`
-	Restriction  uint64         `json:"restriction,omitempty"`
-	TLD          string         `json:"tld,omitempty"`
-	Serial       uint32         `json:"serial,omitempty"`
-	ZONEMD       string         `json:"zonemd,omitempty"`
-	Validators   map[string]int `json:"validators,omitempty"`
-	Constitution string         `json:"constitution,omitempty"`
+	Proposal     uint64 `json:"proposal,omitempty"`
+	Kind         string `json:"kind,omitempty"`
+	Outcome      string `json:"outcome,omitempty"`
+	Reason       string `json:"reason,omitempty"`
+	Tally        *Tally `json:"tally,omitempty"`
+	Restriction  uint64 `json:"restriction,omitempty"`
+	TLD          string `json:"tld,omitempty"`
+	Serial       uint32 `json:"serial,omitempty"`
+	ZONEMD       string `json:"zonemd,omitempty"`
+	Constitution string `json:"constitution,omitempty"`
+	Member       string `json:"member,omitempty"`
+	// Evidence holds signed notes that prove a member's misbehaviour.
+	Evidence []string `json:"evidence,omitempty"`
 }
 
 // Tally counts the votes of a closed proposal.
@@ -454,6 +456,7 @@ func empty(c *constitution.Constitution) *State {
 		seqs:         map[string]uint64{},
 		proposals:    map[uint64]*Proposal{},
 		restrictions: map[uint64]*Restriction{},
+		evidence:     map[string]string{},
 		signers:      map[string]string{},
 		hostUsers:    map[string]map[string]bool{},
 		elems:        map[string][32]byte{},
@@ -507,6 +510,10 @@ func Load(kvs func(yield func(key string, value []byte) error) error) (*State, e
 			p := new(Proposal)
 			err = json.Unmarshal(v, p)
 			s.proposals[p.ID] = p
+		case hasPrefix(k, prefixEvidence):
+			var m string
+			err = json.Unmarshal(v, &m)
+			s.evidence[k[len(prefixEvidence):]] = m
 		case hasPrefix(k, prefixRestriction):
 			r := new(Restriction)
 			err = json.Unmarshal(v, r)

@@ -135,6 +135,7 @@ const (
 	prefixSeq         = "seq/"
 	prefixProposal    = "proposal/"
 	prefixRestriction = "restriction/"
+	prefixEvidence    = "evidence/"
 	keyMeta           = "meta"
 	keyConstitution   = "constitution"
 )
@@ -151,6 +152,7 @@ type State struct {
 	seqs         map[string]uint64
 	proposals    map[uint64]*Proposal
 	restrictions map[uint64]*Restriction
+	evidence     map[string]string // SHA-256 of a judged evidence note → the member it names
 	meta         meta
 
 	// signers maps an operator key name to its verifier key; derived from tlds.
@@ -318,6 +320,10 @@ func (s *State) encode(key string) []byte {
 		if p, ok := s.proposals[id]; ok {
 			v = p
 		}
+	case strings.HasPrefix(key, prefixEvidence):
+		if m, ok := s.evidence[key[len(prefixEvidence):]]; ok {
+			v = m
+		}
 	case strings.HasPrefix(key, prefixRestriction):
 		var id uint64
 		fmt.Sscanf(key[len(prefixRestriction):], "%x", &id)
@@ -419,4 +425,22 @@ func sortedIDs[V any](m map[uint64]V) []uint64 {
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	return ids
+}
+
+// RecordEvidence records that the evidence with the given digest (hex
+// SHA-256 of the evidence note) against member was judged and logged; it
+// returns false if it already was, so each piece of evidence is logged once.
+func (s *State) RecordEvidence(digest, member string) bool {
+	if _, ok := s.evidence[digest]; ok {
+		return false
+	}
+	s.evidence[digest] = member
+	s.touch(prefixEvidence + digest)
+	return true
+}
+
+// HasEvidence reports whether the evidence with the given digest was logged.
+func (s *State) HasEvidence(digest string) bool {
+	_, ok := s.evidence[digest]
+	return ok
 }

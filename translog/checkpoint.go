@@ -255,18 +255,32 @@ func openUnverified(msg []byte) (*note.Note, error) {
 	return u.Note, nil
 }
 
+// SetServeQuorum makes Checkpoint (and so /checkpoint) return only
+// checkpoints with at least k signatures (0, the default, means any). The
+// signatures stored were verified when they were added.
+func (l *Log) SetServeQuorum(k int) { l.serveQuorum.Store(int64(k)) }
+
 // Checkpoint returns the signed checkpoint of the largest size that has
-// any signature, with every signature collected for it. The error wraps
-// [ErrNotFound] if nothing was signed yet.
+// enough signatures (see SetServeQuorum), with every signature collected
+// for it. The error wraps [ErrNotFound] if there is none yet.
 func (l *Log) Checkpoint() ([]byte, error) {
 	var msg []byte
+	k := int(l.serveQuorum.Load())
 	err := l.db.View(func(tx *bbolt.Tx) error {
-		k, v := tx.Bucket(bucketCheckpoints).Cursor().Last()
-		if k == nil {
-			return fmt.Errorf("%w: no signed checkpoint yet", ErrNotFound)
+		c := tx.Bucket(bucketCheckpoints).Cursor()
+		steps := 0
+		for key, v := c.Last(); key != nil && steps < 4096; key, v = c.Prev() {
+			steps++
+			if k > 0 {
+				n, err := openUnverified(v)
+				if err != nil || len(n.UnverifiedSigs) < k {
+					continue
+				}
+			}
+			msg = bytes.Clone(v)
+			return nil
 		}
-		msg = bytes.Clone(v)
-		return nil
+		return fmt.Errorf("%w: no checkpoint with %d signatures yet", ErrNotFound, k)
 	})
 	return msg, err
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"go.etcd.io/bbolt"
 	"golang.org/x/mod/sumdb/tlog"
@@ -54,6 +55,8 @@ type Log struct {
 	edge map[int64]tlog.Hash // stored hashes of the perfect subtrees that make up the committed tree
 
 	signMu sync.Mutex // serializes read-modify-write of the checkpoints bucket
+
+	serveQuorum atomic.Int64 // see SetServeQuorum
 }
 
 // Open opens the log stored in db, creating its buckets (an empty log of

@@ -197,6 +197,8 @@ func Genesis(c Config) (*types.GenesisDoc, error) {
 		AppState:        c.AppState,
 	}
 	g.ConsensusParams.Block.MaxBytes = 8 << 20
+	// Vote extensions carry each member's cosignature of the log's checkpoint.
+	g.ConsensusParams.ABCI.VoteExtensionsEnableHeight = 1
 	for _, v := range c.Validators {
 		if len(v.PubKey) != ed25519.PublicKeySize {
 			return nil, fmt.Errorf("consensus: validator %q: key of %d bytes", v.Name, len(v.PubKey))

@@ -72,10 +72,14 @@ func (s *safeDB) Has(k []byte) (ok bool, err error) {
 	return ok, err
 }
 
-func (s *safeDB) Set(k, v []byte) error     { return s.read(func() error { return s.db.Set(k, v) }) }
-func (s *safeDB) SetSync(k, v []byte) error { return s.read(func() error { return s.db.SetSync(k, v) }) }
-func (s *safeDB) Delete(k []byte) error     { return s.read(func() error { return s.db.Delete(k) }) }
-func (s *safeDB) DeleteSync(k []byte) error { return s.read(func() error { return s.db.DeleteSync(k) }) }
+func (s *safeDB) Set(k, v []byte) error { return s.read(func() error { return s.db.Set(k, v) }) }
+func (s *safeDB) SetSync(k, v []byte) error {
+	return s.read(func() error { return s.db.SetSync(k, v) })
+}
+func (s *safeDB) Delete(k []byte) error { return s.read(func() error { return s.db.Delete(k) }) }
+func (s *safeDB) DeleteSync(k []byte) error {
+	return s.read(func() error { return s.db.DeleteSync(k) })
+}
 func (s *safeDB) Iterator(a, b []byte) (it dbm.Iterator, err error) {
 	err = s.read(func() error { it, err = s.db.Iterator(a, b); return err })
 	return it, err
@@ -98,7 +102,9 @@ func (s *safeDB) Stats() map[string]string {
 	s.read(func() error { st = s.db.Stats(); return nil })
 	return st
 }
-func (s *safeDB) Compact(a, b []byte) error { return s.read(func() error { return s.db.Compact(a, b) }) }
+func (s *safeDB) Compact(a, b []byte) error {
+	return s.read(func() error { return s.db.Compact(a, b) })
+}
 
 func (s *safeDB) Close() error {
 	s.mu.Lock()

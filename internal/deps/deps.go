@@ -9,7 +9,7 @@ import (
 	_ "github.com/cometbft/cometbft/node"
 	_ "github.com/miekg/dns"
 	_ "github.com/prometheus/client_golang/prometheus"
+	_ "github.com/transparency-dev/merkle"
 	_ "go.etcd.io/bbolt"
 	_ "golang.org/x/mod/sumdb/tlog"
-	_ "github.com/transparency-dev/merkle"
 )
