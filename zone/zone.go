@@ -8,8 +8,9 @@
 // touch, so a few changes to a zone of a million delegations cost little
 // more than re-hashing. Build and Update give identical zones for identical
 // content. The package also writes the zone as a master file (WriteTo),
-// reads one back (Import) and checks the ZONEMD of any record list
-// (VerifyDigest). It knows nothing of how the zone is served.
+// reads one back (Import), lists what changed between two versions for IXFR
+// (Diff) and checks the ZONEMD of any record list (VerifyDigest). It knows
+// nothing of how the zone is served.
 //
 // Validation here is structural only (names, placement, hex); the registry
 // decides policy (which glue exists, digest lengths, who may change what).
