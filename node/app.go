@@ -516,7 +516,7 @@ func updateZone(prev *zone.Zone, s *registry.State, out *registry.Output) (*zone
 		}
 		if d, ok := zoneDelegation(s, name); ok {
 			set = append(set, d)
-		} else {
+		} else if _, was := prev.Delegation(name); was {
 			remove = append(remove, name)
 		}
 	}
@@ -525,7 +525,7 @@ func updateZone(prev *zone.Zone, s *registry.State, out *registry.Output) (*zone
 	for _, name := range out.ChangedHosts {
 		if h, ok := zoneHost(s, name); ok {
 			setHosts = append(setHosts, h)
-		} else {
+		} else if _, was := prev.Host(name); was {
 			removeHosts = append(removeHosts, name)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/commonroot/commonroot/action"
 	"github.com/commonroot/commonroot/constitution"
 	"github.com/commonroot/commonroot/internal/devzone"
+	"github.com/commonroot/commonroot/registry"
 	"github.com/commonroot/commonroot/setup"
 )
 
@@ -175,5 +176,100 @@ func TestOtherFederationRefused(t *testing.T) {
 	openApp(t, path, c1).Close()
 	if _, err := OpenApp(path, c2); err == nil || !strings.Contains(err.Error(), "belongs to federation") {
 		t.Fatalf("OpenApp with another constitution: %v", err)
+	}
+}
+
+// TestZoneFollowsState drives proposals and delegations that add, remove,
+// suspend and restore delegations and hosts, and checks after every block
+// that the incrementally updated zone is byte for byte the zone built from
+// scratch from the state.
+func TestZoneFollowsState(t *testing.T) {
+	c, dir := newFederation(t)
+	a := openApp(t, filepath.Join(t.TempDir(), "a.db"), c)
+	defer a.Close()
+	if _, err := a.InitChain(context.Background(), &abci.RequestInitChain{AppStateBytes: c.Bytes}); err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]*setup.Key{}
+	for _, m := range []string{"alpha", "bravo", "charlie"} {
+		keys[m], _ = setup.LoadKey(setup.MemberKeyPath(dir, m))
+	}
+	keys["op-museum"], _ = setup.LoadKey(setup.OperatorKeyPath(dir, "museum."))
+	newOp, _ := setup.NewKey("op-newtld")
+	keys["op-newtld"] = newOp
+	seq := map[string]uint64{}
+	sign := func(who, kind string, body any) []byte {
+		seq[who]++
+		msg, err := action.Sign(action.Action{Origin: c.Origin, Signer: who, Seq: seq[who], Expires: "2026-11-05T00:00:00Z", Kind: kind, Body: body}, keys[who].Signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return msg
+	}
+	votes := func(id uint64) [][]byte {
+		var out [][]byte
+		for _, m := range []string{"alpha", "bravo", "charlie"} {
+			out = append(out, sign(m, action.KindVote, &action.Vote{Proposal: id, Vote: action.Yes}))
+		}
+		return out
+	}
+	evidence := strings.Repeat("cd", 32)
+	blocks := [][][]byte{
+		// 1: a TLD created without a delegation (in state, not in the zone)
+		{sign("alpha", action.KindPropose, &action.Propose{Proposal: constitution.TLDCreate, Rationale: "r", TLD: "newtld.", Operator: newOp.Verifier})},
+		votes(1),
+		// 3: its operator delegates it, with a new host of its own
+		{sign("op-newtld", action.KindDelegate, &action.Delegate{TLD: "newtld.", NS: []string{"ns1.newtld.", "a.gtld-servers.net."}, Glue: []action.Glue{{Host: "ns1.newtld.", Addrs: []string{"203.0.113.7"}}}})},
+		// 4: museum. is restricted (leaves the zone) for an hour
+		{sign("bravo", action.KindPropose, &action.Propose{Proposal: constitution.RestrictionImpose, Rationale: "r", TLD: "museum.", LegalBasis: "b", Evidence: evidence, Duration: "1h"})},
+		votes(2),
+		// 6: museum.'s operator changes its delegation while restricted
+		{sign("op-museum", action.KindDelegate, &action.Delegate{TLD: "museum.", NS: []string{"a.gtld-servers.net.", "b.gtld-servers.net."}})},
+		// 7: newtld. is deleted
+		{sign("charlie", action.KindPropose, &action.Propose{Proposal: constitution.TLDDelete, Rationale: "r", TLD: "newtld."})},
+		votes(3),
+		nil, // 9: two hours later: the restriction lapses, museum. is back
+	}
+	at := c.GenesisTime
+	for i, txs := range blocks {
+		h := int64(i + 1)
+		at = at.Add(time.Minute)
+		if i == len(blocks)-1 {
+			at = at.Add(2 * time.Hour)
+		}
+		resp, err := a.FinalizeBlock(context.Background(), &abci.RequestFinalizeBlock{Height: h, Time: at, Txs: txs})
+		if err != nil {
+			t.Fatalf("block %d: %v", h, err)
+		}
+		for j, r := range resp.TxResults {
+			if r.Code != 0 {
+				t.Fatalf("block %d tx %d rejected: %s", h, j, r.Log)
+			}
+		}
+		if _, err := a.Commit(context.Background(), &abci.RequestCommit{}); err != nil {
+			t.Fatal(err)
+		}
+		var want *bytes.Buffer
+		a.View(func(s *registry.State) {
+			z, err := buildZone(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = new(bytes.Buffer)
+			z.WriteTo(want)
+		})
+		if got := zoneText(t, a); got != want.String() {
+			t.Fatalf("block %d: the updated zone differs from the zone built from state", h)
+		}
+	}
+	z, _ := a.Zone()
+	if _, ok := z.Delegation("newtld."); ok {
+		t.Error("newtld. is still in the zone after its deletion")
+	}
+	if d, ok := z.Delegation("museum."); !ok || len(d.NS) != 2 {
+		t.Errorf("museum. after the lapse: %+v %v", d, ok)
+	}
+	if _, ok := z.Host("ns1.newtld."); ok {
+		t.Error("the deleted TLD's host is still in the zone")
 	}
 }
