@@ -6,6 +6,7 @@
 package localfed
 
 import (
+	"encoding/base64"
 	"fmt"
 	"io"
 	"log/slog"
@@ -214,4 +215,35 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// Join prepares a node for a member who is not in the constitution (to be
+// admitted by a member.admit proposal): its member key, node home and
+// ports. It returns the verifier key and base64 validator key the proposal
+// names. Start the node with StartMember.
+func (f *Federation) Join(name string) (key, validator string, err error) {
+	k, err := setup.NewKey(name)
+	if err != nil {
+		return "", "", err
+	}
+	if err := setup.WriteKey(setup.MemberKeyPath(f.opts.Dir, name), k); err != nil {
+		return "", "", err
+	}
+	id, err := consensus.InitHome(setup.NodeHome(f.opts.Dir, name))
+	if err != nil {
+		return "", "", err
+	}
+	var hold []net.Listener
+	defer func() { closeAll(hold) }()
+	addrs := make([]string, 2)
+	for i := range addrs {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return "", "", err
+		}
+		hold = append(hold, l)
+		addrs[i] = l.Addr().String()
+	}
+	f.ids[name], f.p2p[name], f.http[name] = id.NodeID, addrs[0], addrs[1]
+	return k.Verifier, base64.StdEncoding.EncodeToString(id.Validator), nil
 }

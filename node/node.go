@@ -70,31 +70,29 @@ func Start(cfg Config) (*Node, error) {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	c := cfg.Constitution
-	m, ok := c.Member(cfg.Member)
-	if !ok {
-		return nil, fmt.Errorf("node: %q is not a member of %s", cfg.Member, c.Origin)
-	}
-	if cfg.Key == nil || cfg.Key.Name() != m.Name {
-		return nil, fmt.Errorf("node: the member key is not %q's", m.Name)
-	}
-	if v, err := note.NewVerifier(m.Key); err != nil || v.KeyHash() != cfg.Key.KeyHash() {
-		return nil, fmt.Errorf("node: the member key file does not match %q's key in the constitution", m.Name)
+	if cfg.Key == nil || cfg.Key.Name() != cfg.Member {
+		return nil, fmt.Errorf("node: the member key is not %q's", cfg.Member)
 	}
 	id, err := consensus.InitHome(cfg.Home)
 	if err != nil {
 		return nil, err
 	}
 	var validators []consensus.Validator
-	found := false
 	for _, mm := range c.Members {
-		pub := validatorKeyBytes(mm.Validator)
-		validators = append(validators, consensus.Validator{Name: mm.Name, PubKey: pub, Power: registry.Power})
-		if mm.Name == m.Name && string(pub) == string(id.Validator) {
-			found = true
-		}
+		validators = append(validators, consensus.Validator{Name: mm.Name, PubKey: validatorKeyBytes(mm.Validator), Power: registry.Power})
 	}
-	if !found {
-		return nil, fmt.Errorf("node: the validator key in %s is not %q's validator in the constitution", cfg.Home, m.Name)
+	// A founder's keys must be the constitution's. A member admitted later
+	// is not in the genesis: its node syncs the chain and takes part as
+	// soon as the federation has admitted its keys.
+	if m, founder := c.Member(cfg.Member); founder {
+		if v, err := note.NewVerifier(m.Key); err != nil || v.KeyHash() != cfg.Key.KeyHash() {
+			return nil, fmt.Errorf("node: the member key file does not match %q's key in the constitution", m.Name)
+		}
+		if string(validatorKeyBytes(m.Validator)) != string(id.Validator) {
+			return nil, fmt.Errorf("node: the validator key in %s is not %q's validator in the constitution", cfg.Home, m.Name)
+		}
+	} else {
+		cfg.Logger.Info("not a founding member: syncing; the node takes part once the federation admits it", "member", cfg.Member)
 	}
 	app, err := OpenApp(filepath.Join(cfg.Home, "data", "commonroot.db"), c)
 	if err != nil {
@@ -112,7 +110,7 @@ func Start(cfg Config) (*Node, error) {
 	if z, h := app.Zone(); z != nil && h > 0 {
 		n.dns.Publish(z)
 	}
-	app.SetSigner(m.Name, cfg.Key)
+	app.SetSigner(cfg.Member, cfg.Key)
 	app.Log().SetServeQuorum(quorum(len(c.Members)))
 	app.OnCommit(n.committed)
 	n.hl, err = net.Listen("tcp", cfg.HTTP)
@@ -130,7 +128,7 @@ func Start(cfg Config) (*Node, error) {
 		}
 	}()
 	n.cons, err = consensus.Start(consensus.Config{
-		Home: cfg.Home, Moniker: m.Name, ChainID: c.ChainID(), GenesisTime: c.GenesisTime,
+		Home: cfg.Home, Moniker: cfg.Member, ChainID: c.ChainID(), GenesisTime: c.GenesisTime,
 		Validators: validators, AppState: c.Bytes, P2P: cfg.P2P, Peers: cfg.Peers, Fast: cfg.Fast, Log: cfg.CometLog,
 	}, app)
 	if err != nil {
@@ -141,7 +139,7 @@ func Start(cfg Config) (*Node, error) {
 	}
 	n.wg.Add(1)
 	go n.collectCosignatures()
-	cfg.Logger.Info("node started", "member", m.Name, "http", n.HTTPAddr(), "dns", n.DNSAddr(), "node_id", id.NodeID)
+	cfg.Logger.Info("node started", "member", cfg.Member, "http", n.HTTPAddr(), "dns", n.DNSAddr(), "node_id", id.NodeID)
 	return n, nil
 }
 
