@@ -23,6 +23,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -360,7 +361,7 @@ func (p *Propose) check(kind string) error {
 		return fmt.Errorf("action: unknown proposal kind %q", trim(p.Proposal))
 	}
 	for _, f := range fields {
-		need, may := containsString(req, f.name), containsString(optional[p.Proposal], f.name)
+		need, may := slices.Contains(req, f.name), slices.Contains(optional[p.Proposal], f.name)
 		switch {
 		case need && !f.set:
 			return fmt.Errorf("action: a %s proposal needs %s", p.Proposal, f.name)
@@ -412,15 +413,6 @@ func isHex(s string, n int) bool {
 		}
 	}
 	return true
-}
-
-func containsString(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // trim shortens what an error quotes.

@@ -15,8 +15,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/netip"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -337,10 +338,10 @@ func (c *Constitution) Validate() error {
 			return fail(fmt.Sprintf("rules[%q]", k), "missing")
 		}
 	}
-	for _, k := range sortedKeys(c.Rules) {
+	for _, k := range slices.Sorted(maps.Keys(c.Rules)) {
 		r := c.Rules[k]
 		f := fmt.Sprintf("rules[%q]", k)
-		if !contains(Kinds, k) {
+		if !slices.Contains(Kinds, k) {
 			return fail(f, "unknown proposal kind")
 		}
 		if r.Quorum <= 0 || r.Quorum > PPM {
@@ -452,24 +453,6 @@ func isPrintableASCII(s string) bool {
 		}
 	}
 	return true
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func fracString(f Fraction) string {

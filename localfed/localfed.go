@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -113,7 +114,7 @@ func Start(o Options) (*Federation, error) {
 	}
 	closeAll(hold)
 	for i, m := range c.Members {
-		if len(o.Only) > 0 && !contains(o.Only, m.Name) {
+		if len(o.Only) > 0 && !slices.Contains(o.Only, m.Name) {
 			continue
 		}
 		dns := "127.0.0.1:0"
@@ -206,15 +207,6 @@ func closeAll(ls []net.Listener) {
 	for _, l := range ls {
 		l.Close()
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Join prepares a node for a member who is not in the constitution (to be

@@ -3,6 +3,7 @@ package localfed
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -210,3 +211,5 @@ func (s *syncWriter) String() string {
 	defer s.mu.Unlock()
 	return s.w.String()
 }
+
+func contains(list []string, s string) bool { return slices.Contains(list, s) }

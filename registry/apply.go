@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -369,7 +370,7 @@ func Genesis(c *constitution.Constitution) (*State, error) {
 			if err != nil {
 				return nil, fmt.Errorf("genesis: TLD %q glue %q: %v", g.Name, h.Name, err)
 			}
-			if old, ok := s.hosts[h.Name]; ok && !equalStrings(old.Addrs, addrs) {
+			if old, ok := s.hosts[h.Name]; ok && !slices.Equal(old.Addrs, addrs) {
 				return nil, fmt.Errorf("genesis: host %q has different addresses under %q", h.Name, g.Name)
 			}
 			s.hosts[h.Name] = &Host{Name: h.Name, Addrs: addrs}

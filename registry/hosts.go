@@ -3,6 +3,7 @@ package registry
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 
@@ -75,7 +76,7 @@ func (s *State) planDelegation(tld string, d *action.Delegate) (*plan, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !containsDigestType(pol.DSDigestTypes, ds.DigestType) {
+		if !slices.Contains(pol.DSDigestTypes, ds.DigestType) {
 			return nil, fmt.Errorf("DS %q: digest type %d is not accepted by the policy (accepted: %v)", trim(text), ds.DigestType, pol.DSDigestTypes)
 		}
 		if seenDS[ds.String()] {
@@ -140,7 +141,7 @@ func (s *State) planDelegation(tld string, d *action.Delegate) (*plan, error) {
 	needed := map[string]bool{}
 	for _, h := range hostNames {
 		old, exists := s.hosts[h]
-		if exists && equalStrings(old.Addrs, glue[h]) {
+		if exists && slices.Equal(old.Addrs, glue[h]) {
 			continue
 		}
 		for _, u := range s.otherUsers(h, tld) {
@@ -236,7 +237,6 @@ func checkAddrs(host string, addrs []string) ([]string, error) {
 	if len(addrs) > MaxAddrs {
 		return nil, fmt.Errorf("glue for %q has %d addresses, at most %d are allowed", host, len(addrs), MaxAddrs)
 	}
-	var ips []netip.Addr
 	seen := map[netip.Addr]bool{}
 	for _, a := range addrs {
 		ip, err := netip.ParseAddr(a)
@@ -250,35 +250,8 @@ func checkAddrs(host string, addrs []string) ([]string, error) {
 			return nil, fmt.Errorf("glue for %q: %s is listed twice", host, ip)
 		}
 		seen[ip] = true
-		ips = append(ips, ip)
 	}
-	sort.Slice(ips, func(i, j int) bool { return ips[i].Less(ips[j]) })
-	out := make([]string, len(ips))
-	for i, ip := range ips {
-		out[i] = ip.String()
-	}
-	return out, nil
-}
-
-func containsDigestType(list []uint8, t uint8) bool {
-	for _, v := range list {
-		if v == t {
-			return true
-		}
-	}
-	return false
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
+	return canonicalAddrs(addrs)
 }
 
 func trim(s string) string {

@@ -31,7 +31,8 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -409,23 +410,10 @@ func (h *lthash) sum() [32]byte {
 	return sha256.Sum256(buf[:])
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-func sortedIDs[V any](m map[uint64]V) []uint64 {
-	ids := make([]uint64, 0, len(m))
-	for id := range m {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	return ids
-}
+// sortedKeys and sortedIDs give a map's keys in order: the only way the
+// state machine iterates a map.
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
+func sortedIDs[V any](m map[uint64]V) []uint64  { return slices.Sorted(maps.Keys(m)) }
 
 // RecordEvidence records that the evidence with the given digest (hex
 // SHA-256 of the evidence note) against member was judged and logged; it
