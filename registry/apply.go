@@ -98,19 +98,33 @@ func reject(code uint32, format string, args ...any) error {
 	return &Rejection{code, fmt.Sprintf(format, args...)}
 }
 
-// Check does what CheckTx may do before a block: decode, origin, signer,
-// signature, expiry against the last block time, and that the sequence
-// number was not used yet. It changes nothing.
+// MaxPending is how far ahead of a signer's next sequence number CheckTx
+// admits actions: a signer may have that many actions waiting for blocks.
+const MaxPending = 16
+
+// Check does what CheckTx does before a block, against the committed
+// state: decode, origin, signer, signature, expiry, a sequence number not
+// used yet and not too far ahead, and every rule of the action's kind, so
+// that an action that would be rejected never takes space in a block. It
+// changes nothing. (An action can still be rejected in its block if
+// another one, ordered before it, changes the state it depends on.)
 func (s *State) Check(tx []byte) (*action.Signed, error) {
 	a, _, err := s.authenticate(tx)
 	if err != nil {
 		return nil, err
 	}
-	if a.Seq < s.NextSeq(a.Signer) {
-		return nil, reject(CodeSequence, "sequence %d of %q was already used (next is %d)", a.Seq, a.Signer, s.NextSeq(a.Signer))
+	next := s.NextSeq(a.Signer)
+	if a.Seq < next {
+		return nil, reject(CodeSequence, "sequence %d of %q was already used (next is %d)", a.Seq, a.Signer, next)
+	}
+	if a.Seq >= next+MaxPending {
+		return nil, reject(CodeSequence, "sequence %d of %q is too far ahead (next is %d, at most %d may wait)", a.Seq, a.Signer, next, MaxPending)
 	}
 	if !s.meta.Time.IsZero() && a.ExpiresAt.Before(s.meta.Time) {
 		return nil, reject(CodeExpired, "action expired at %s", a.Expires)
+	}
+	if _, err := s.rules(a, 0, &Output{}); err != nil {
+		return nil, err
 	}
 	return a, nil
 }
@@ -201,21 +215,11 @@ func (s *State) tryTx(tx []byte, out *Output) (Result, error) {
 		return Result{}, reject(CodeSequence, "sequence %d of %q is out of order (next is %d)", a.Seq, a.Signer, next)
 	}
 	index := out.nextIndex()
-	var effect func()
 	res := Result{Index: index}
-	switch b := a.Body.(type) {
-	case *action.Delegate:
-		effect, err = s.delegate(a, b, out)
-	case *action.Propose:
+	if a.Kind == action.KindPropose {
 		res.Proposal = s.meta.NextProposal + 1
-		effect, err = s.propose(a, b, index)
-	case *action.Vote:
-		effect, err = s.vote(a, b, index)
-	case *action.Respond:
-		effect, err = s.respond(a, b, index)
-	default:
-		err = reject(CodeMalformed, "unknown action kind %q", a.Kind)
 	}
+	effect, err := s.rules(a, index, out)
 	if err != nil {
 		return Result{}, err
 	}
@@ -225,6 +229,22 @@ func (s *State) tryTx(tx []byte, out *Output) (Result, error) {
 	out.Entries = append(out.Entries, a.Raw)
 	effect()
 	return res, nil
+}
+
+// rules checks a's kind-specific rules and returns the change it makes,
+// to run once every check has passed; it changes nothing itself.
+func (s *State) rules(a *action.Signed, index int64, out *Output) (func(), error) {
+	switch b := a.Body.(type) {
+	case *action.Delegate:
+		return s.delegate(a, b, out)
+	case *action.Propose:
+		return s.propose(a, b, index)
+	case *action.Vote:
+		return s.vote(a, b, index)
+	case *action.Respond:
+		return s.respond(a, b, index)
+	}
+	return nil, reject(CodeMalformed, "unknown action kind %q", a.Kind)
 }
 
 // controls reports whether signer may change tld's delegation: its owner

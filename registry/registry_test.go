@@ -432,3 +432,32 @@ func TestDeterminism(t *testing.T) {
 		t.Error("a tampered store gives the same digest")
 	}
 }
+
+// TestCheckAppliesTheRules: CheckTx refuses, before any block, an action
+// that its block would reject, and a signer's actions too far ahead.
+func TestCheckAppliesTheRules(t *testing.T) {
+	f := newFed(t)
+	tests := []struct {
+		name string
+		tx   []byte
+		want string
+	}{
+		{"forbidden delegation", f.actSeq("beta", 1, action.KindDelegate, deleg("aa.", "ns1.aa.", "ns2.aa.")), `"beta" may not change "aa."`},
+		{"vote on no proposal", f.actSeq("alpha", 1, action.KindVote, &action.Vote{Proposal: 9, Vote: action.Yes}), "no proposal 9"},
+		{"operator proposing", f.actSeq("op1", 1, action.KindPropose, &action.Propose{Proposal: constitution.TLDDelete, Rationale: "r", TLD: "aa."}), "only members may propose"},
+		{"bad delegation", f.actSeq("op1", 1, action.KindDelegate, deleg("shared.", "ns1.shared.")), "at least 2"},
+		{"too far ahead", f.actSeq("op1", 1+MaxPending, action.KindDelegate, deleg("shared.", "ns1.shared.", "ns2.shared.")), "too far ahead"},
+	}
+	for _, tt := range tests {
+		_, err := f.s.Check(tt.tx)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: Check = %v, want %q", tt.name, err, tt.want)
+		}
+	}
+	// Pipelined actions of one signer pass Check before their blocks.
+	for seq := uint64(1); seq < MaxPending; seq++ {
+		if _, err := f.s.Check(f.actSeq("op1", seq, action.KindDelegate, deleg("shared.", "ns1.shared.", "ns2.shared."))); err != nil {
+			t.Fatalf("seq %d: %v", seq, err)
+		}
+	}
+}
