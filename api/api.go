@@ -93,6 +93,8 @@ type Options struct {
 	Logger *slog.Logger
 	// SubmitTimeout bounds the wait for an action's block (default 30 s).
 	SubmitTimeout time.Duration
+	// Limits bounds submissions per client address and per signer.
+	Limits Limits
 }
 
 // DefaultMaxBody is Options.MaxBody's default.
@@ -113,6 +115,8 @@ type server struct {
 	log     *slog.Logger
 	metrics *Metrics
 	routes  []route
+
+	byAddress, bySigner *limiter
 }
 
 // route is one path pattern: segments, with "{}" matching one non-empty segment.
@@ -131,7 +135,8 @@ func New(b Backend, o Options) http.Handler {
 	if o.SubmitTimeout <= 0 {
 		o.SubmitTimeout = DefaultSubmitTimeout
 	}
-	s := &server{b: b, o: o, log: o.Logger}
+	s := &server{b: b, o: o, log: o.Logger,
+		byAddress: newLimiter(o.Limits.PerAddress, o.Limits.Burst), bySigner: newLimiter(o.Limits.PerSigner, o.Limits.Burst)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

@@ -37,6 +37,11 @@ type Submitted struct {
 }
 
 func (s *server) submit(w http.ResponseWriter, r *http.Request, _ []string) {
+	if ok, wait := s.byAddress.allow(clientAddr(r)); !ok {
+		s.metrics.action("limited", 0)
+		tooMany(w, "this address", wait)
+		return
+	}
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || mt != "text/plain" && mt != "application/octet-stream" {
@@ -64,6 +69,7 @@ func (s *server) submit(w http.ResponseWriter, r *http.Request, _ []string) {
 		height  int64
 		noState bool
 		checked error
+		signed  *action.Signed
 	)
 	s.b.View(func(st *registry.State) {
 		if st == nil {
@@ -71,7 +77,7 @@ func (s *server) submit(w http.ResponseWriter, r *http.Request, _ []string) {
 			return
 		}
 		height = st.Height()
-		_, checked = st.Check(body)
+		signed, checked = st.Check(body)
 	})
 	if noState {
 		s.writeErr(w, errNoState)
@@ -79,6 +85,11 @@ func (s *server) submit(w http.ResponseWriter, r *http.Request, _ []string) {
 	}
 	if checked != nil {
 		s.refuse(w, checked, height)
+		return
+	}
+	if ok, wait := s.bySigner.allow(signed.Signer); !ok {
+		s.metrics.action("limited", 0)
+		tooMany(w, fmt.Sprintf("signer %q", signed.Signer), wait)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.o.SubmitTimeout)

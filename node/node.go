@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/commonroot/commonroot/api"
 	"github.com/commonroot/commonroot/constitution"
 	"github.com/commonroot/commonroot/dnsserver"
 	"github.com/commonroot/commonroot/internal/consensus"
@@ -44,6 +45,8 @@ type Config struct {
 	// AllowTransfer lists who may AXFR/IXFR; Notify the secondaries to NOTIFY.
 	AllowTransfer []netip.Prefix
 	Notify        []string
+	// Limits bounds API submissions per client address and per signer.
+	Limits api.Limits
 	// Fast selects short consensus timeouts (local federations, tests).
 	Fast     bool
 	Logger   *slog.Logger
