@@ -71,6 +71,39 @@ type Federation struct {
 	p2p          map[string]string // member → host:port
 	ids          map[string]string // member → node ID
 	http         map[string]string // member → HTTP address
+	sigs         []byte            // constitution.sigs
+}
+
+// founderSigs reads dir's constitution.sigs; a directory made before
+// founders signed gets one, signed with every founder key it holds (a
+// local federation holds them all), so that every node runs the same
+// check as a node of a real federation.
+func founderSigs(dir string, c *constitution.Constitution) ([]byte, error) {
+	if b, err := os.ReadFile(setup.SigsPath(dir)); err == nil {
+		return b, nil
+	} else if !os.IsNotExist(err) {
+		return nil, fmt.Errorf("localfed: %v", err)
+	}
+	var notes [][]byte
+	for _, m := range c.Members {
+		k, err := setup.LoadKey(setup.MemberKeyPath(dir, m.Name))
+		if err != nil {
+			continue // the check names whose signature is missing
+		}
+		sig, err := setup.SignConstitution(c, k.Signer)
+		if err != nil {
+			return nil, err
+		}
+		notes = append(notes, sig)
+	}
+	sigs, err := setup.MergeConstitutionSigs(c, notes...)
+	if err != nil {
+		return nil, fmt.Errorf("localfed: %v", err)
+	}
+	if err := os.WriteFile(setup.SigsPath(dir), sigs, 0o644); err != nil {
+		return nil, fmt.Errorf("localfed: %v", err)
+	}
+	return sigs, nil
 }
 
 // Start starts the federation in o.Dir (created before with CreateDev or
@@ -84,10 +117,14 @@ func Start(o Options) (*Federation, error) {
 	if err != nil {
 		return nil, err
 	}
+	sigs, err := founderSigs(o.Dir, c)
+	if err != nil {
+		return nil, err
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	f := &Federation{Constitution: c, Nodes: map[string]*node.Node{}, opts: o, p2p: map[string]string{}, ids: map[string]string{}, http: map[string]string{}}
+	f := &Federation{Constitution: c, sigs: sigs, Nodes: map[string]*node.Node{}, opts: o, p2p: map[string]string{}, ids: map[string]string{}, http: map[string]string{}}
 	// Pick every port first, holding the listeners so none is handed out twice.
 	var hold []net.Listener
 	for i, m := range c.Members {
@@ -150,7 +187,7 @@ func (f *Federation) StartMember(name, dns string) error {
 		dns = "127.0.0.1:0"
 	}
 	n, err := node.Start(node.Config{
-		Constitution: f.Constitution, Member: name, Key: k.Signer, Home: setup.NodeHome(f.opts.Dir, name),
+		Constitution: f.Constitution, ConstitutionSigs: f.sigs, Member: name, Key: k.Signer, Home: setup.NodeHome(f.opts.Dir, name),
 		P2P: f.p2p[name], Peers: peers, HTTP: f.http[name], DNS: dns, PeerAPIs: apis,
 		AllowTransfer: f.opts.AllowTransfer, Notify: f.opts.Notify, Fast: true,
 		Logger: f.opts.Logger.With("member", name), CometLog: f.opts.CometLog,

@@ -22,12 +22,16 @@ import (
 	"github.com/commonroot/commonroot/dnsserver"
 	"github.com/commonroot/commonroot/internal/consensus"
 	"github.com/commonroot/commonroot/registry"
+	"github.com/commonroot/commonroot/setup"
 	"github.com/commonroot/commonroot/translog"
 )
 
 // Config is one member's node.
 type Config struct {
 	Constitution *constitution.Constitution
+	// ConstitutionSigs, when set, is the founders' signatures note
+	// (constitution.sigs): the node starts only if every founder signed.
+	ConstitutionSigs []byte
 	// Member is the member this node belongs to; Key signs its checkpoints.
 	Member string
 	Key    note.Signer
@@ -73,6 +77,11 @@ func Start(cfg Config) (*Node, error) {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	c := cfg.Constitution
+	if cfg.ConstitutionSigs != nil {
+		if err := setup.CheckConstitutionSigs(c, cfg.ConstitutionSigs); err != nil {
+			return nil, fmt.Errorf("node: %w", err)
+		}
+	}
 	if cfg.Key == nil || cfg.Key.Name() != cfg.Member {
 		return nil, fmt.Errorf("node: the member key is not %q's", cfg.Member)
 	}

@@ -35,8 +35,9 @@ type Options struct {
 	VotingPeriod time.Duration
 }
 
-// Create writes a new federation into o.Dir: keys, node homes and the
-// constitution. It refuses a directory that already holds a constitution.
+// Create writes a new federation into o.Dir: keys, node homes, the
+// constitution and constitution.sigs, signed by every founder (all their
+// keys are made here). It refuses a directory that already holds a constitution.
 func Create(o Options) (*constitution.Constitution, error) {
 	if _, err := os.Stat(ConstitutionPath(o.Dir)); err == nil {
 		return nil, fmt.Errorf("setup: %s already exists", ConstitutionPath(o.Dir))
@@ -45,6 +46,7 @@ func Create(o Options) (*constitution.Constitution, error) {
 		return nil, fmt.Errorf("setup: a federation needs at least one member")
 	}
 	var members []constitution.Member
+	var keys []*Key
 	for _, name := range o.Members {
 		if err := constitution.CheckSignerName(name); err != nil {
 			return nil, fmt.Errorf("setup: member: %v", err)
@@ -56,6 +58,7 @@ func Create(o Options) (*constitution.Constitution, error) {
 		if err := WriteKey(MemberKeyPath(o.Dir, name), k); err != nil {
 			return nil, err
 		}
+		keys = append(keys, k)
 		id, err := consensus.InitHome(NodeHome(o.Dir, name))
 		if err != nil {
 			return nil, err
@@ -100,6 +103,22 @@ func Create(o Options) (*constitution.Constitution, error) {
 		return nil, fmt.Errorf("setup: the new constitution is invalid: %v", err)
 	}
 	if err := os.WriteFile(ConstitutionPath(o.Dir), doc, 0o644); err != nil {
+		return nil, fmt.Errorf("setup: %v", err)
+	}
+	// Every founder's key is here: each signs, as in a founding ceremony.
+	var notes [][]byte
+	for _, k := range keys {
+		sig, err := SignConstitution(parsed, k.Signer)
+		if err != nil {
+			return nil, err
+		}
+		notes = append(notes, sig)
+	}
+	sigs, err := MergeConstitutionSigs(parsed, notes...)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(SigsPath(o.Dir), sigs, 0o644); err != nil {
 		return nil, fmt.Errorf("setup: %v", err)
 	}
 	return parsed, nil

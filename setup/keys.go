@@ -5,6 +5,7 @@
 // Layout of a federation directory:
 //
 //	constitution.json            the genesis document (see package constitution)
+//	constitution.sigs            every founder's signature on it (one signed note)
 //	keys/<member>.key            a member's signed-note private key
 //	keys/operators/<tld>.key     a TLD operator's signed-note private key ("com.key")
 //	nodes/<member>/              the member's node home (CometBFT config and data, the store)
