@@ -53,6 +53,8 @@ type Config struct {
 	// MaxUDPSize caps the UDP response size a client may ask for with
 	// EDNS(0) (default 1232, at least 512).
 	MaxUDPSize int
+	// RateLimit limits UDP responses per client network (off by default).
+	RateLimit RateLimit
 	// Logger receives the server's logs (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -83,10 +85,14 @@ type Server struct {
 
 	cur atomic.Pointer[version]
 
+	rrl   *limiter         // nil: no rate limiting
+	clock func() time.Time // nil: time.Now
+
 	pubMu sync.Mutex // serialises Publish
 
 	mu          sync.Mutex // guards the fields below
-	udp, tcp    *dns.Server
+	udp         []*net.UDPConn
+	tcp         *dns.Server
 	addr        string
 	closed      bool
 	notifyStop  context.CancelFunc // cancels the NOTIFY round of the previous version
@@ -126,69 +132,86 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger.With("pkg", "dnsserver"), maxUDP: cfg.MaxUDPSize}
+	rrl, err := newLimiter(cfg.RateLimit)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger.With("pkg", "dnsserver"), maxUDP: cfg.MaxUDPSize, rrl: rrl}
 	s.notifyCtx, s.notifyClose = context.WithCancel(context.Background())
 	return s, nil
 }
 
 // Start binds UDP and TCP on the same port of cfg.Addr and serves in the
-// background until Close.
+// background until Close. UDP is read by one goroutine per processor, each
+// on its own SO_REUSEPORT socket, in batches; common queries are answered
+// from wire-format templates and the rest by ServeDNS. TCP is served by
+// miekg/dns through ServeDNS.
 func (s *Server) Start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return errors.New("dnsserver: Start after Close")
 	}
-	if s.udp != nil {
+	if s.tcp != nil {
 		return errors.New("dnsserver: Start called twice")
 	}
-	pc, l, err := listenBoth(s.cfg.Addr)
+	udp, l, err := listenBoth(s.cfg.Addr, udpReaders())
 	if err != nil {
 		return err
 	}
-	s.addr = pc.LocalAddr().String()
-	s.udp = &dns.Server{PacketConn: pc, Handler: s, UDPSize: dns.MaxMsgSize, MsgAcceptFunc: acceptFunc}
+	s.addr = udp[0].LocalAddr().String()
+	s.udp = udp
 	s.tcp = &dns.Server{Listener: l, Handler: s, MsgAcceptFunc: acceptFunc}
-	for _, srv := range []*dns.Server{s.udp, s.tcp} {
-		started := make(chan struct{})
-		srv.NotifyStartedFunc = func() { close(started) }
-		errc := make(chan error, 1)
+	started := make(chan struct{})
+	s.tcp.NotifyStartedFunc = func() { close(started) }
+	errc := make(chan error, 1)
+	s.serveWG.Add(1)
+	go func() {
+		defer s.serveWG.Done()
+		errc <- s.tcp.ActivateAndServe()
+	}()
+	select {
+	case <-started:
+	case err := <-errc:
+		for _, c := range udp {
+			c.Close()
+		}
+		l.Close()
+		s.serveWG.Wait()
+		return fmt.Errorf("dnsserver: serving on %q: %v", s.addr, err)
+	}
+	for _, c := range udp {
 		s.serveWG.Add(1)
 		go func() {
 			defer s.serveWG.Done()
-			errc <- srv.ActivateAndServe()
+			s.serveUDP(c)
 		}()
-		select {
-		case <-started:
-		case err := <-errc:
-			pc.Close()
-			l.Close()
-			return fmt.Errorf("dnsserver: serving on %q: %v", s.addr, err)
-		}
 	}
-	s.log.Info("listening", "addr", s.addr)
+	s.log.Info("listening", "addr", s.addr, "udp_readers", len(udp))
 	return nil
 }
 
-// listenBoth binds UDP on addr, then TCP on the port UDP got. With port 0 it
-// retries when another program holds that TCP port.
-func listenBoth(addr string) (net.PacketConn, net.Listener, error) {
+// listenBoth binds n UDP sockets on addr, then TCP on the port UDP got.
+// With port 0 it retries when another program holds that TCP port.
+func listenBoth(addr string, n int) ([]*net.UDPConn, net.Listener, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, nil, fmt.Errorf("dnsserver: Addr %q is not host:port: %v", addr, err)
 	}
 	var lastErr error
 	for range 20 {
-		pc, err := net.ListenPacket("udp", addr)
+		udp, err := listenUDP(addr, n)
 		if err != nil {
-			return nil, nil, fmt.Errorf("dnsserver: listening on UDP %q: %v", addr, err)
+			return nil, nil, err
 		}
-		_, got, _ := net.SplitHostPort(pc.LocalAddr().String())
+		_, got, _ := net.SplitHostPort(udp[0].LocalAddr().String())
 		l, err := net.Listen("tcp", net.JoinHostPort(host, got))
 		if err == nil {
-			return pc, l, nil
+			return udp, l, nil
 		}
-		pc.Close()
+		for _, c := range udp {
+			c.Close()
+		}
 		lastErr = err
 		if port != "0" {
 			break
@@ -235,11 +258,13 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 
 	var errs []error
-	for _, srv := range []*dns.Server{udp, tcp} {
-		if srv == nil {
-			continue
+	for _, c := range udp {
+		if err := c.Close(); err != nil {
+			errs = append(errs, err)
 		}
-		if err := srv.Shutdown(); err != nil {
+	}
+	if tcp != nil {
+		if err := tcp.Shutdown(); err != nil {
 			errs = append(errs, err)
 		}
 	}

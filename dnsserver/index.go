@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"sort"
+	"sync/atomic"
 
 	"github.com/miekg/dns"
 )
@@ -29,6 +30,8 @@ type version struct {
 	nsecs []nsecEntry // NSEC owners in canonical order
 
 	history []*diff // IXFR diffs, oldest first; the last one ends at this version
+
+	cache tmplCache // wire-format answers of the fast path, built on first use
 }
 
 // node is one name of the zone.
@@ -38,6 +41,8 @@ type node struct {
 	ref      *referral // non-nil at a delegation point (NS below the apex)
 	wildcard *node     // the child "*" node, if any
 	nsec     []dns.RR  // the NSEC owned here and its RRSIGs
+
+	tmpls atomic.Pointer[[]tmplEntry] // fast-path answers at this node; the slice is never modified
 }
 
 type rrset struct {
@@ -54,6 +59,8 @@ type referral struct {
 	nsDO     []dns.RR // authority with DO: NS, then DS and its RRSIGs, or NSEC and its RRSIGs
 	glue     []dns.RR // in-domain glue first, then sibling glue
 	required int      // glue[:required] is in-domain glue (RFC 9471: if it does not fit, TC)
+
+	tmpl [2]atomic.Pointer[wireTmpl] // fast-path referral without and with DO
 }
 
 type nsecEntry struct {
@@ -163,6 +170,7 @@ func newVersion(z Zone, prev *version, keep int) (*version, error) {
 		}
 	}
 	sort.Slice(v.nsecs, func(i, j int) bool { return bytes.Compare(v.nsecs[i].key, v.nsecs[j].key) < 0 })
+	v.cache.nxDO = make([]atomic.Pointer[wireTmpl], len(v.nsecs))
 
 	for _, n := range cuts {
 		ns := n.set(dns.TypeNS)

@@ -281,15 +281,23 @@ func (v *version) nameError(rs *scratch, qname, name string, ce *node, qtype uin
 		m.Ns = v.negSOA
 		return 0
 	}
+	v.nxProof(rs, ce, proof)
+	return 0
+}
+
+// nxProof sets the authority section of an NXDOMAIN answer with DO: the SOA
+// and its RRSIGs, proof (the NSEC covering the name), and the NSEC showing
+// that no wildcard exists at the closest encloser ce.
+func (v *version) nxProof(rs *scratch, ce *node, proof []dns.RR) {
+	m := &rs.msg
+	m.Rcode = dns.RcodeNameError
 	rs.ns = append(append(rs.ns, v.negSOADO...), proof...)
-	// And the NSEC showing that no wildcard exists at the closest encloser.
 	rs.key = canonicalKey(rs.key[:0], ce.name)
 	rs.key = append(rs.key, '*', 0, 0)
 	if wp := v.covering(rs.key); len(wp) > 0 && (len(proof) == 0 || wp[0] != proof[0]) {
 		rs.ns = append(rs.ns, wp...)
 	}
 	m.Ns = rs.ns
-	return 0
 }
 
 // write packs rs.msg, whose additional section does not hold the OPT yet,
