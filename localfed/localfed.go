@@ -57,8 +57,10 @@ type Options struct {
 	// AllowTransfer and Notify go to every node's DNS server.
 	AllowTransfer []netip.Prefix
 	Notify        []string
-	Logger        *slog.Logger
-	CometLog      io.Writer
+	// Witnesses go to every node (see node.Config.Witnesses).
+	Witnesses []string
+	Logger    *slog.Logger
+	CometLog  io.Writer
 	// Only, when set, starts only these members (others stay down).
 	Only []string
 }
@@ -189,7 +191,7 @@ func (f *Federation) StartMember(name, dns string) error {
 	n, err := node.Start(node.Config{
 		Constitution: f.Constitution, ConstitutionSigs: f.sigs, Member: name, Key: k.Signer, Home: setup.NodeHome(f.opts.Dir, name),
 		P2P: f.p2p[name], Peers: peers, HTTP: f.http[name], DNS: dns, PeerAPIs: apis,
-		AllowTransfer: f.opts.AllowTransfer, Notify: f.opts.Notify, Fast: true,
+		AllowTransfer: f.opts.AllowTransfer, Notify: f.opts.Notify, Witnesses: f.opts.Witnesses, Fast: true,
 		Logger: f.opts.Logger.With("member", name), CometLog: f.opts.CometLog,
 	})
 	if err != nil {

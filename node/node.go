@@ -51,6 +51,11 @@ type Config struct {
 	Notify        []string
 	// Limits bounds API submissions per client address and per signer.
 	Limits api.Limits
+	// Witnesses are external witnesses (c2sp.org/tlog-witness), each
+	// "URL VKEY": the node submits every served checkpoint to URL's
+	// add-checkpoint and stores the cosignatures that verify with VKEY
+	// (an Ed25519 cosignature key, type 0x04) with the members' signatures.
+	Witnesses []string
 	// Fast selects short consensus timeouts (local federations, tests).
 	Fast     bool
 	Logger   *slog.Logger
@@ -77,6 +82,10 @@ func Start(cfg Config) (*Node, error) {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	c := cfg.Constitution
+	witnesses, err := parseWitnesses(cfg.Witnesses)
+	if err != nil {
+		return nil, err
+	}
 	if cfg.ConstitutionSigs != nil {
 		if err := setup.CheckConstitutionSigs(c, cfg.ConstitutionSigs); err != nil {
 			return nil, fmt.Errorf("node: %w", err)
@@ -151,6 +160,8 @@ func Start(cfg Config) (*Node, error) {
 	}
 	n.wg.Add(1)
 	go n.collectCosignatures()
+	n.wg.Add(1)
+	go n.pushWitnesses(witnesses) // stops with n.stop, like collectCosignatures
 	cfg.Logger.Info("node started", "member", cfg.Member, "http", n.HTTPAddr(), "dns", n.DNSAddr(), "node_id", id.NodeID)
 	return n, nil
 }

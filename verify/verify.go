@@ -3,6 +3,10 @@
 // consistent with a checkpoint seen before, and the zone it serves over DNS
 // must hash (ZONEMD, RFC 8976) to the digest that a zone.version entry in
 // the log, proven included in that checkpoint, records for that serial.
+// Given witness keys, it also requires the cosignatures of enough external
+// witnesses (c2sp.org/tlog-cosignature). Its pieces (MemberVerifiers,
+// CheckWitnesses, FetchProof, Transfer, ServedVersion, FindZoneVersion,
+// CheckZone) serve other checkers such as the monitor.
 package verify
 
 import (
@@ -21,6 +25,7 @@ import (
 	"github.com/commonroot/commonroot/constitution"
 	"github.com/commonroot/commonroot/registry"
 	"github.com/commonroot/commonroot/translog"
+	"github.com/commonroot/commonroot/witness"
 	"github.com/commonroot/commonroot/zone"
 )
 
@@ -43,13 +48,21 @@ type Options struct {
 	// MaxScan bounds how many log entries are read back to find the zone
 	// version of the served serial (default 10,000).
 	MaxScan int
+	// Witnesses are the verifier keys (Ed25519 cosignature keys, type
+	// 0x04) of external witnesses; WitnessQuorum of them (default 1 when
+	// Witnesses is set) must have cosigned the checkpoint.
+	Witnesses     []string
+	WitnessQuorum int
 }
 
 // Report is what a successful check established.
 type Report struct {
-	Size       int64
-	Root       tlog.Hash
-	Signers    []string
+	Size    int64
+	Root    tlog.Hash
+	Signers []string
+	// Witnesses names the witnesses whose cosignatures verified (only
+	// when Options.Witnesses is set).
+	Witnesses  []string
 	Checkpoint []byte
 	Serial     uint32
 	ZONEMD     string
@@ -72,21 +85,28 @@ func Run(o Options) (*Report, error) {
 	if o.MaxScan <= 0 {
 		o.MaxScan = 10000
 	}
-	var vs []note.Verifier
-	for _, m := range c.Members {
-		v, err := note.NewVerifier(m.Key)
-		if err != nil {
-			return nil, fmt.Errorf("constitution key of %q: %v", m.Name, err)
-		}
-		vs = append(vs, v)
+	verifiers, err := MemberVerifiers(c)
+	if err != nil {
+		return nil, err
 	}
-	verifiers := note.VerifierList(vs...)
+	var wverifiers note.Verifiers
+	if len(o.Witnesses) > 0 {
+		if o.WitnessQuorum <= 0 {
+			o.WitnessQuorum = 1
+		}
+		if o.WitnessQuorum > len(o.Witnesses) {
+			return nil, fmt.Errorf("witness quorum %d of %d witness keys can never be met", o.WitnessQuorum, len(o.Witnesses))
+		}
+		if wverifiers, err = witness.Verifiers(o.Witnesses); err != nil {
+			return nil, err
+		}
+	}
 	cl := client.New(o.Node)
 	// A checkpoint just made carries only its own node's signature until
-	// the others' arrive: wait a little for the quorum.
+	// the others' arrive (and the witnesses' after them): wait a little.
 	var cp []byte
 	var tree tlog.Tree
-	var signers []string
+	var signers, witnesses []string
 	deadline := time.Now().Add(o.Wait)
 	for {
 		var err error
@@ -95,15 +115,20 @@ func Run(o Options) (*Report, error) {
 			return nil, fmt.Errorf("fetching the checkpoint: %v", err)
 		}
 		tree, signers, err = translog.VerifyCheckpoint(cp, c.Origin, verifiers, o.Quorum)
+		if err != nil {
+			err = fmt.Errorf("checkpoint: %v", err)
+		} else if wverifiers != nil {
+			witnesses, err = CheckWitnesses(cp, wverifiers, o.WitnessQuorum)
+		}
 		if err == nil {
 			break
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("checkpoint: %v", err)
+			return nil, err
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	r := &Report{Size: tree.N, Root: tree.Hash, Signers: signers, Checkpoint: cp}
+	r := &Report{Size: tree.N, Root: tree.Hash, Signers: signers, Witnesses: witnesses, Checkpoint: cp}
 	if o.Previous != nil {
 		old, _, err := translog.VerifyCheckpoint(o.Previous, c.Origin, verifiers, 1)
 		if err != nil {
@@ -112,7 +137,7 @@ func Run(o Options) (*Report, error) {
 		if old.N > tree.N {
 			return nil, fmt.Errorf("the log shrank: the saved checkpoint has %d entries, the node's %d", old.N, tree.N)
 		}
-		proof, err := fetchProof(cl, fmt.Sprintf("/proof/consistency?old=%d&new=%d", old.N, tree.N))
+		proof, err := FetchProof(cl, fmt.Sprintf("/proof/consistency?old=%d&new=%d", old.N, tree.N))
 		if err != nil {
 			return nil, err
 		}
@@ -120,45 +145,145 @@ func Run(o Options) (*Report, error) {
 			return nil, fmt.Errorf("the log is not consistent with the saved checkpoint (size %d): %v", old.N, err)
 		}
 	}
-	records, err := transfer(o.DNS, c.Apex)
+	z, err := CheckZone(cl, o.DNS, c.Apex, tree, o.MaxScan)
 	if err != nil {
-		return nil, fmt.Errorf("zone transfer from %s: %v", o.DNS, err)
+		return nil, err
 	}
-	r.Records = len(records)
-	if err := zone.VerifyDigest(records); err != nil {
-		return nil, fmt.Errorf("the served zone: %v", err)
-	}
-	soa, zonemd := records[0].(*dns.SOA), findZONEMD(records)
-	if zonemd == nil {
-		return nil, errors.New("the served zone has no ZONEMD")
-	}
-	r.Serial, r.ZONEMD = soa.Serial, strings.ToUpper(zonemd.Digest)
-	for i := tree.N - 1; i >= 0 && i >= tree.N-int64(o.MaxScan); i-- {
-		entry, err := cl.Get(fmt.Sprintf("/entry/%d", i))
-		if err != nil {
-			return nil, fmt.Errorf("fetching log entry %d: %v", i, err)
-		}
-		ev, err := registry.DecodeEvent(entry)
-		if err != nil || ev.Event != "zone.version" || ev.Serial != r.Serial {
-			continue
-		}
-		proof, err := fetchProof(cl, fmt.Sprintf("/proof/inclusion?index=%d&size=%d", i, tree.N))
-		if err != nil {
-			return nil, err
-		}
-		if err := tlog.CheckRecord(proof, tree.N, tree.Hash, i, tlog.RecordHash(entry)); err != nil {
-			return nil, fmt.Errorf("log entry %d is not included in the checkpoint: %v", i, err)
-		}
-		if !strings.EqualFold(ev.ZONEMD, r.ZONEMD) {
-			return nil, fmt.Errorf("the served zone (serial %d) has ZONEMD %s but the log (entry %d) says %s", r.Serial, r.ZONEMD, i, ev.ZONEMD)
-		}
-		r.VersionIndex = i
-		return r, nil
-	}
-	return nil, fmt.Errorf("no zone.version entry for the served serial %d in the last %d log entries: the log does not explain the served zone", r.Serial, o.MaxScan)
+	r.Serial, r.ZONEMD, r.VersionIndex, r.Records = z.Serial, z.ZONEMD, z.VersionIndex, z.Records
+	return r, nil
 }
 
-func fetchProof(cl *client.Client, path string) ([]tlog.Hash, error) {
+// MemberVerifiers returns the verifiers of the constitution's members'
+// keys.
+func MemberVerifiers(c *constitution.Constitution) (note.Verifiers, error) {
+	var vs []note.Verifier
+	for _, m := range c.Members {
+		v, err := note.NewVerifier(m.Key)
+		if err != nil {
+			return nil, fmt.Errorf("constitution key of %q: %v", m.Name, err)
+		}
+		vs = append(vs, v)
+	}
+	return note.VerifierList(vs...), nil
+}
+
+// CheckWitnesses checks that at least quorum distinct witnesses of
+// verifiers cosigned the checkpoint cp, and returns their names. One
+// witness cosignature that fails refuses the checkpoint.
+func CheckWitnesses(cp []byte, verifiers note.Verifiers, quorum int) ([]string, error) {
+	var names []string
+	n, err := note.Open(cp, verifiers)
+	var unverified *note.UnverifiedNoteError
+	switch {
+	case errors.As(err, &unverified):
+	case err != nil:
+		return nil, fmt.Errorf("witnesses: %v", err)
+	default:
+		for _, s := range n.Sigs {
+			names = append(names, s.Name)
+		}
+	}
+	if len(names) < quorum {
+		return names, fmt.Errorf("witnesses: the checkpoint is cosigned by %d of the witnesses %q, want at least %d", len(names), names, quorum)
+	}
+	return names, nil
+}
+
+// ZoneReport is what CheckZone established.
+type ZoneReport struct {
+	Serial uint32
+	ZONEMD string // upper-case hex
+	// VersionIndex is the log index of the zone.version entry that
+	// explains the served zone.
+	VersionIndex int64
+	Records      int
+}
+
+// ErrNotLogged says that no zone.version entry for the served serial was
+// found in the log entries scanned. Right after a zone change it may mean
+// only that the checkpoint covering the new version is not served yet.
+var ErrNotLogged = errors.New("the log does not explain the served zone")
+
+// A ZoneMismatchError says that the served zone's ZONEMD is not the one
+// the log recorded for its serial: the node serves a zone the log does not
+// explain.
+type ZoneMismatchError struct {
+	Serial uint32
+	Served string // the served zone's ZONEMD (SHA-384, upper-case hex)
+	Logged string // the ZONEMD of log entry Index
+	Index  int64
+}
+
+func (e *ZoneMismatchError) Error() string {
+	return fmt.Sprintf("the served zone (serial %d) has ZONEMD %s but the log (entry %d) says %s", e.Serial, e.Served, e.Index, e.Logged)
+}
+
+// CheckZone transfers the zone apex from the DNS server at dnsAddr, checks
+// its own ZONEMD, and checks that the log of the node cl, at the verified
+// tree, holds a zone.version entry for its serial with the same digest,
+// proven included in tree. It reads back at most maxScan entries.
+func CheckZone(cl *client.Client, dnsAddr, apex string, tree tlog.Tree, maxScan int) (*ZoneReport, error) {
+	records, err := Transfer(dnsAddr, apex)
+	if err != nil {
+		return nil, fmt.Errorf("zone transfer from %s: %v", dnsAddr, err)
+	}
+	r := &ZoneReport{Records: len(records)}
+	if r.Serial, r.ZONEMD, err = ServedVersion(records); err != nil {
+		return nil, err
+	}
+	i, logged, err := FindZoneVersion(cl, tree, r.Serial, maxScan)
+	if err != nil {
+		return nil, err
+	}
+	if !strings.EqualFold(logged, r.ZONEMD) {
+		return nil, &ZoneMismatchError{Serial: r.Serial, Served: r.ZONEMD, Logged: logged, Index: i}
+	}
+	r.VersionIndex = i
+	return r, nil
+}
+
+// ServedVersion checks a transferred zone's own ZONEMD (RFC 8976) and
+// returns its serial and digest (upper-case hex).
+func ServedVersion(records []dns.RR) (serial uint32, zonemd string, err error) {
+	if err := zone.VerifyDigest(records); err != nil {
+		return 0, "", fmt.Errorf("the served zone: %v", err)
+	}
+	soa, md := records[0].(*dns.SOA), findZONEMD(records)
+	if md == nil {
+		return 0, "", errors.New("the served zone has no ZONEMD")
+	}
+	return soa.Serial, strings.ToUpper(md.Digest), nil
+}
+
+// FindZoneVersion reads the log of the node cl back from the end of tree,
+// at most maxScan entries, for the zone.version entry of serial, checks
+// that it is included in tree, and returns its index and the ZONEMD it
+// records. If there is none, the error wraps [ErrNotLogged].
+func FindZoneVersion(cl *client.Client, tree tlog.Tree, serial uint32, maxScan int) (int64, string, error) {
+	for i := tree.N - 1; i >= 0 && i >= tree.N-int64(maxScan); i-- {
+		entry, err := cl.Get(fmt.Sprintf("/entry/%d", i))
+		if err != nil {
+			return 0, "", fmt.Errorf("fetching log entry %d: %v", i, err)
+		}
+		ev, err := registry.DecodeEvent(entry)
+		if err != nil || ev.Event != "zone.version" || ev.Serial != serial {
+			continue
+		}
+		proof, err := FetchProof(cl, fmt.Sprintf("/proof/inclusion?index=%d&size=%d", i, tree.N))
+		if err != nil {
+			return 0, "", err
+		}
+		if err := tlog.CheckRecord(proof, tree.N, tree.Hash, i, tlog.RecordHash(entry)); err != nil {
+			return 0, "", fmt.Errorf("log entry %d is not included in the checkpoint: %v", i, err)
+		}
+		return i, strings.ToUpper(ev.ZONEMD), nil
+	}
+	return 0, "", fmt.Errorf("no zone.version entry for the served serial %d in the last %d log entries: %w", serial, maxScan, ErrNotLogged)
+}
+
+// FetchProof fetches a proof from the node cl (a path such as
+// "/proof/consistency?old=M&new=N") and decodes its hashes.
+func FetchProof(cl *client.Client, path string) ([]tlog.Hash, error) {
 	b, err := cl.Get(path)
 	if err != nil {
 		return nil, fmt.Errorf("fetching %s: %v", path, err)
@@ -177,9 +302,9 @@ func fetchProof(cl *client.Client, path string) ([]tlog.Hash, error) {
 	return proof, nil
 }
 
-// transfer AXFRs apex from addr and returns the records, SOA first and the
+// Transfer AXFRs apex from addr and returns the records, SOA first and the
 // closing SOA dropped.
-func transfer(addr, apex string) ([]dns.RR, error) {
+func Transfer(addr, apex string) ([]dns.RR, error) {
 	m := new(dns.Msg)
 	m.SetAxfr(apex)
 	t := &dns.Transfer{DialTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second}
