@@ -141,7 +141,7 @@ func Start(c Config, app abci.Application) (*Node, error) {
 		conf.Consensus.TimeoutPropose = 400 * time.Millisecond
 		conf.Consensus.TimeoutPrevote = 200 * time.Millisecond
 		conf.Consensus.TimeoutPrecommit = 200 * time.Millisecond
-		conf.Consensus.TimeoutCommit = 150 * time.Millisecond
+		conf.Consensus.TimeoutCommit = 50 * time.Millisecond
 		conf.Consensus.PeerGossipSleepDuration = 10 * time.Millisecond
 	}
 	if err := conf.ValidateBasic(); err != nil {
