@@ -16,9 +16,16 @@ const usage = `usage: commonroot COMMAND [ARGS]
 Run a federation:
   dev      [--dir DIR] [--members N] [--dns ADDR] [--http ADDR]
            a whole local federation on loopback, seeded with the real root zone
+  init     --member NAME --dir DIR [--p2p HOST:PORT]
+           a founder's keys, made on its own host; prints its public part (DIR/public.json)
+  constitution assemble --origin ORIGIN [--apex .] --ns NAME=IP... [--tlds FILE] [--rules FILE]
+           [--voting-period D] --out constitution.json PUBLIC.json...
+  constitution sign --key DIR/keys/NAME.key constitution.json [--add constitution.sigs]
+  constitution merge --out constitution.sigs constitution.json SIGNATURE...
+  constitution check constitution.json constitution.sigs
+  node     --config FILE    run one member's node (see docs/design.md, "Running a member node")
   init     --dir DIR --origin ORIGIN --members a,b,c,d [--apex .] --ns NAME=IP...
-           write a new federation: constitution, member keys, node homes
-  node     --config FILE    run one member's node
+           a whole federation in one directory (all keys in one place: tests and demos)
 
 Act (each signs with --key FILE and submits to --node URL; --dry-run prints the action):
   delegate TLD --ns HOST... [--glue HOST=IP...] [--ds "TAG ALG TYPE HEX"...] [--affects TLD...]
@@ -54,6 +61,8 @@ func main() {
 		err = runInit(args)
 	case "node":
 		err = runNode(args)
+	case "constitution":
+		err = runConstitution(args)
 	case "delegate":
 		err = runDelegate(args)
 	case "propose":

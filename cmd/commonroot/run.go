@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/commonroot/commonroot/constitution"
 	"github.com/commonroot/commonroot/localfed"
-	"github.com/commonroot/commonroot/node"
 	"github.com/commonroot/commonroot/setup"
 )
 
@@ -89,15 +87,25 @@ func runInit(args []string) error {
 	dir := fs.String("dir", "", "the new federation's directory")
 	origin := fs.String("origin", "", "the log origin, e.g. example.org/federation")
 	apex := fs.String("apex", ".", "the governed zone")
+	member := fs.String("member", "", "a founding member's name: make its keys in --dir on this host (the founding ceremony)")
+	p2p := fs.String("p2p", "", "with --member: the node's consensus address HOST:PORT, written to its public part")
 	var members, ns, operators list
-	fs.Var(&members, "members", "member names, comma-separated")
+	fs.Var(&members, "members", "member names, comma-separated (a whole federation in one directory, for tests and demos)")
 	fs.Var(&ns, "ns", "an apex name server NAME=IP[,IP] (repeat)")
 	fs.Var(&operators, "operator", "also make an operator key named for this TLD (repeat)")
-	if _, err := parse(fs, args); err != nil {
+	if pos, err := parse(fs, args); err != nil {
 		return err
+	} else if len(pos) > 0 {
+		return fmt.Errorf("unexpected argument %q", pos[0])
+	}
+	if *member != "" {
+		if len(members) > 0 || *origin != "" || len(ns) > 0 {
+			return fmt.Errorf("--member makes one founder's keys; --members, --origin and --ns belong to a whole federation in one directory")
+		}
+		return runInitMember(*member, *dir, *p2p)
 	}
 	if *dir == "" || *origin == "" || len(members) == 0 {
-		return fmt.Errorf("usage: commonroot init --dir DIR --origin ORIGIN --members a,b,c,d --ns NAME=IP")
+		return fmt.Errorf("usage: commonroot init --member NAME --dir DIR [--p2p HOST:PORT]\n   or: commonroot init --dir DIR --origin ORIGIN --members a,b,c,d --ns NAME=IP")
 	}
 	var hosts []constitution.Host
 	for _, spec := range ns {
@@ -123,71 +131,5 @@ func runInit(args []string) error {
 		fmt.Printf("operator key for %s: %s\n", t, k.Verifier)
 	}
 	fmt.Printf("wrote %s (chain %s) with %d members\n", setup.ConstitutionPath(*dir), c.ChainID(), len(c.Members))
-	return nil
-}
-
-// nodeConfig is the file `commonroot node --config` reads.
-type nodeConfig struct {
-	Constitution  string   `json:"constitution"`
-	Member        string   `json:"member"`
-	Key           string   `json:"key"`
-	Home          string   `json:"home"`
-	P2P           string   `json:"p2p"`
-	Peers         []string `json:"peers"`
-	HTTP          string   `json:"http"`
-	DNS           string   `json:"dns"`
-	PeerAPIs      []string `json:"peer_apis"`
-	AllowTransfer []string `json:"allow_transfer"`
-	Notify        []string `json:"notify"`
-	Fast          bool     `json:"fast"`
-}
-
-func runNode(args []string) error {
-	fs := flag.NewFlagSet("node", flag.ContinueOnError)
-	path := fs.String("config", "", "the node's config file (JSON)")
-	if _, err := parse(fs, args); err != nil {
-		return err
-	}
-	if *path == "" {
-		return fmt.Errorf("usage: commonroot node --config FILE")
-	}
-	b, err := os.ReadFile(*path)
-	if err != nil {
-		return err
-	}
-	var nc nodeConfig
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&nc); err != nil {
-		return fmt.Errorf("%s: %v", *path, err)
-	}
-	doc, err := os.ReadFile(nc.Constitution)
-	if err != nil {
-		return err
-	}
-	c, err := constitution.Parse(doc)
-	if err != nil {
-		return err
-	}
-	k, err := setup.LoadKey(nc.Key)
-	if err != nil {
-		return err
-	}
-	var allow []netip.Prefix
-	for _, s := range nc.AllowTransfer {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return fmt.Errorf("allow_transfer %q: %v", s, err)
-		}
-		allow = append(allow, p)
-	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	n, err := node.Start(node.Config{Constitution: c, Member: nc.Member, Key: k.Signer, Home: nc.Home, P2P: nc.P2P, Peers: nc.Peers,
-		HTTP: nc.HTTP, DNS: nc.DNS, PeerAPIs: nc.PeerAPIs, AllowTransfer: allow, Notify: nc.Notify, Fast: nc.Fast, Logger: logger, CometLog: os.Stderr})
-	if err != nil {
-		return err
-	}
-	wait()
-	n.Stop()
 	return nil
 }
