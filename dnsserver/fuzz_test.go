@@ -43,13 +43,23 @@ func fuzzSeeds() [][]byte {
 		m.Ns = []dns.RR{&dns.SOA{Hdr: dns.RR_Header{Name: "example.", Rrtype: dns.TypeSOA, Class: dns.ClassINET}, Serial: 2026010101}}
 	})
 	add("example.", dns.TypeSOA, func(m *dns.Msg) { m.Opcode = dns.OpcodeNotify })
+	add("WwW.A.eXaMpLe.", dns.TypeDS, edns(true))
+	add("a.example.", dns.TypeDS, edns(false))
+	add("ns1.a.example.", dns.TypeAAAA, func(m *dns.Msg) {
+		m.SetEdns0(1232, true)
+		m.IsEdns0().Option = []dns.EDNS0{&dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "0123456789abcdef"}}
+	})
+	add("zzz.example.", dns.TypeNSEC, edns(true))
+	add("c.example.", dns.TypeNS, func(m *dns.Msg) { m.SetEdns0(512, true) })
 	add("example.", dns.TypeANY, func(m *dns.Msg) { m.Question = append(m.Question, m.Question[0]) })
 	seeds = append(seeds, []byte{0, 1, 2, 3}, []byte{})
 	return seeds
 }
 
-// FuzzServeDNS feeds arbitrary messages to the handler, over UDP and TCP, and
-// checks that it never panics, never modifies the request, and answers a
+// FuzzServeDNS feeds arbitrary messages to the UDP path (fast path and
+// fallback, checking that the fast path's answers mean what the reference
+// path's do) and to the handler, over UDP and TCP, and checks that it never
+// panics, never modifies the request, and answers a
 // query with one well-formed message of the right size on UDP (several only
 // for a transfer on TCP), a response with nothing.
 func FuzzServeDNS(f *testing.F) {
@@ -58,6 +68,28 @@ func FuzzServeDNS(f *testing.F) {
 	}
 	s := fuzzServer(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// The UDP path on the raw bytes: the fast path, where it answers,
+		// means what the reference path does; the whole path never panics
+		// and answers within the size the query allows.
+		var q fastQuery
+		if got, ok := s.cur.Load().fastAnswer(data, nil, s.maxUDP, &q); ok {
+			want := s.reference(data, testClient, testLocal, nil)
+			if want == nil {
+				t.Fatalf("fast path answered, the reference path did not")
+			}
+			if d := sameAnswer(got, want); d != "" {
+				t.Fatalf("fast path differs from the reference path: %s", d)
+			}
+			if len(got) > q.size {
+				t.Fatalf("fast answer of %d bytes, limit %d", len(got), q.size)
+			}
+		}
+		if resp := s.respond(s.cur.Load(), data, testClient, testLocal, nil, &q, 0); resp != nil {
+			var m dns.Msg
+			if err := m.Unpack(resp); err != nil {
+				t.Fatalf("UDP answer does not unpack: %v", err)
+			}
+		}
 		req := new(dns.Msg)
 		if err := req.Unpack(data); err != nil {
 			return // miekg/dns answers these itself (FORMERR) or drops them

@@ -173,6 +173,10 @@ func TestConfig(t *testing.T) {
 		{"UDP size above 65535", Config{MaxUDPSize: 65536}, false},
 		{"notify target without port", Config{Notify: []string{"192.0.2.1"}}, false},
 		{"invalid prefix", Config{AllowTransfer: []netip.Prefix{{}}}, false},
+		{"rate limit", Config{RateLimit: RateLimit{ResponsesPerSecond: 100, Burst: 10, Slip: -1}}, true},
+		{"negative rate", Config{RateLimit: RateLimit{ResponsesPerSecond: -1}}, false},
+		{"negative burst", Config{RateLimit: RateLimit{ResponsesPerSecond: 1, Burst: -1}}, false},
+		{"slip below -1", Config{RateLimit: RateLimit{ResponsesPerSecond: 1, Slip: -2}}, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
