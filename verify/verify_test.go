@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"testing"
@@ -20,6 +22,7 @@ import (
 	"github.com/commonroot/commonroot/client"
 	"github.com/commonroot/commonroot/dnsserver"
 	"github.com/commonroot/commonroot/localfed"
+	"github.com/commonroot/commonroot/registry"
 	"github.com/commonroot/commonroot/setup"
 	"github.com/commonroot/commonroot/translog"
 	"github.com/commonroot/commonroot/verify"
@@ -63,6 +66,30 @@ func liar(t *testing.T, z dnsserver.Zone) string {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s.Addr()
+}
+
+// rewriter serves node's HTTP API with every answer's body passed through
+// rewrite (given the request path), as a lying node would.
+func rewriter(t *testing.T, node string, rewrite func(path string, body []byte) []byte) string {
+	t.Helper()
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		resp, err := http.Get(node + r.URL.RequestURI())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		w.Header().Set("Content-Type", resp.Header.Get("Content-Type"))
+		w.WriteHeader(resp.StatusCode)
+		w.Write(rewrite(r.URL.Path, body))
+	}))
+	t.Cleanup(s.Close)
+	return s.URL
 }
 
 // records is a dnsserver.Zone made of any records, for zones that
@@ -181,28 +208,30 @@ func TestRun(t *testing.T) {
 		t.Errorf("after a change: size %d → %d, serial %d → %d; want both to grow", first.Size, second.Size, first.Serial, second.Serial)
 	}
 
+	// The honest zone, and a forgery: org. delegated elsewhere, same serial,
+	// its own ZONEMD right but not the logged one.
+	z = served(t, f)
+	dels := z.Delegations()
+	altered := make([]zone.Delegation, len(dels))
+	copy(altered, dels)
+	found := false
+	for i, d := range altered {
+		if d.Name == "org." {
+			altered[i].NS, found = []string{"ns1.evil.example.", "ns2.evil.example."}, true
+		}
+	}
+	if !found {
+		t.Fatal("no org. in the zone")
+	}
+	forged, err := zone.Build(z.Params(), z.Serial(), altered, z.Hosts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(forged.Digest(), z.Digest()) {
+		t.Fatal("the altered zone has the honest digest")
+	}
+
 	t.Run("lying DNS", func(t *testing.T) {
-		z := served(t, f)
-		altered := func() []zone.Delegation {
-			dels := z.Delegations()
-			out := make([]zone.Delegation, len(dels))
-			copy(out, dels)
-			for i, d := range out {
-				if d.Name == "org." {
-					out[i].NS = []string{"ns1.evil.example.", "ns2.evil.example."}
-					return out
-				}
-			}
-			t.Fatal("no org. in the zone")
-			return nil
-		}
-		forged, err := zone.Build(z.Params(), z.Serial(), altered(), z.Hosts())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if bytes.Equal(forged.Digest(), z.Digest()) {
-			t.Fatal("the altered zone has the honest digest")
-		}
 		tests := []struct {
 			name string
 			zone func() dnsserver.Zone
@@ -285,6 +314,89 @@ func TestRun(t *testing.T) {
 		o.DNS = liar(t, z)
 		if _, err := verify.Run(o); err != nil {
 			t.Fatalf("a second server with the honest zone: %v", err)
+		}
+	})
+
+	t.Run("lying node", func(t *testing.T) {
+		// The node's HTTP API lies along with its DNS: it serves the forged
+		// zone and rewrites what the log says about it. Nothing it can
+		// rewrite survives the checkpoint's signatures and the proofs.
+		forgeEntry := func(path string, body []byte) []byte {
+			ev, err := registry.DecodeEvent(body)
+			if !strings.HasPrefix(path, "/entry/") || err != nil || ev.Event != "zone.version" || ev.Serial != z.Serial() {
+				return body
+			}
+			ev.ZONEMD = fmt.Sprintf("%X", forged.Digest())
+			return registry.EncodeEvent(*ev)
+		}
+		keepSignatures := func(k int) func(string, []byte) []byte {
+			return func(path string, body []byte) []byte {
+				if path != "/checkpoint" {
+					return body
+				}
+				text, sigs, _ := bytes.Cut(body, []byte("\n\n"))
+				lines := strings.SplitAfter(string(sigs), "\n")
+				return append(append(text, "\n\n"...), strings.Join(lines[:min(k, len(lines))], "")...)
+			}
+		}
+		growRoot := func(path string, body []byte) []byte {
+			if path != "/checkpoint" {
+				return body
+			}
+			text, sigs, _ := bytes.Cut(body, []byte("\n\n"))
+			origin, size, _, err := translog.ParseCheckpoint(append(text, '\n'))
+			if err != nil {
+				t.Errorf("the honest checkpoint %q: %v", body, err)
+				return body
+			}
+			return append(append(translog.FormatCheckpoint(origin, size, sha256.Sum256([]byte("other"))), '\n'), sigs...)
+		}
+		garbleProofs := func(path string, body []byte) []byte {
+			if !strings.HasPrefix(path, "/proof/") {
+				return body
+			}
+			// Change the first character of every hash line.
+			lines := bytes.SplitAfter(body, []byte("\n"))
+			for _, l := range lines {
+				if len(l) > 0 && l[0] == 'A' {
+					l[0] = 'B'
+				} else if len(l) > 0 {
+					l[0] = 'A'
+				}
+			}
+			return bytes.Join(lines, nil)
+		}
+		tests := []struct {
+			name     string
+			rewrite  func(path string, body []byte) []byte
+			dns      dnsserver.Zone
+			previous []byte
+			want     string
+		}{
+			{"its log entry claims the forged digest", forgeEntry, forged, nil, "is not included in the checkpoint"},
+			{"checkpoint with one signature", keepSignatures(1), z, nil, "checkpoint: "},
+			{"checkpoint of another root", growRoot, z, nil, "checkpoint: "},
+			{"garbled inclusion proof", garbleProofs, z, nil, "is not included in the checkpoint"},
+			{"garbled consistency proof", garbleProofs, z, first.Checkpoint, "the log is not consistent with the saved checkpoint"},
+			{"honest (the proxy itself changes nothing)", func(_ string, b []byte) []byte { return b }, z, first.Checkpoint, ""},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				o := honest()
+				o.Node = rewriter(t, f.HTTP("alpha"), tt.rewrite)
+				o.DNS = liar(t, tt.dns)
+				o.Previous = tt.previous
+				o.Wait = 500 * time.Millisecond
+				_, err := verify.Run(o)
+				switch {
+				case tt.want == "" && err != nil:
+					t.Fatalf("Run = %v, want success", err)
+				case tt.want != "" && err == nil:
+					t.Fatalf("Run = ok, want an error containing %q", tt.want)
+				case tt.want != "" && !strings.Contains(err.Error(), tt.want):
+					t.Fatalf("Run error = %q, want it to contain %q", err, tt.want)
+				}
+			})
 		}
 	})
 
