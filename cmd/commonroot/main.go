@@ -2,7 +2,8 @@
 // together: `commonroot dev` starts a whole local federation; `init` and
 // `node` set up and run one member's node; `delegate`, `propose`, `vote`
 // and `respond` sign and submit actions; `zone`, `status` and `verify` read
-// and check what a node serves.
+// and check what a node serves; `monitor` follows every node; `witness`
+// runs a C2SP tlog witness.
 package main
 
 import (
@@ -43,8 +44,17 @@ Read and check:
   status   --node URL
   zone     export --node URL           the master file on stdout
   verify   --node URL --dns ADDR --constitution FILE [--quorum K] [--state FILE]
+           [--witness VKEY... [--witness-quorum M]]
+  monitor  --node URL... [--dns ADDR...] --constitution FILE [--quorum K] [--once [--wait 60s]]
+           [--interval 2s] [--metrics ADDR]
+           follows every node; the n-th --dns is the n-th node's DNS (or - for none)
   keys     generate NAME --out FILE    prints the verifier key
   keys     public FILE
+
+Witness (c2sp.org/tlog-witness):
+  witness  key NAME --out FILE         a cosigner key; prints its verifier key (type 0x04)
+  witness  serve --key FILE --log ORIGIN=VKEY,VKEY,...[:K]... --addr ADDR --state DIR
+           cosigns each log's checkpoints signed by K of its keys (default more than 2/3)
 `
 
 func main() {
@@ -79,6 +89,10 @@ func main() {
 		err = runVerify(args)
 	case "keys":
 		err = runKeys(args)
+	case "witness":
+		err = runWitness(args)
+	case "monitor":
+		err = runMonitor(args)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return

@@ -57,6 +57,10 @@ type nodeConfig struct {
 	// secondaries (host:port) to NOTIFY of every new zone version.
 	AllowTransfer []string `json:"allow_transfer,omitempty"`
 	Notify        []string `json:"notify,omitempty"`
+	// Witnesses are external witnesses, each "URL VKEY" (the witness's
+	// add-checkpoint prefix and its cosignature key): every served
+	// checkpoint goes to them and comes back cosigned.
+	Witnesses []string `json:"witnesses,omitempty"`
 	// Limits bounds API submissions: sustained actions per second per
 	// client address and per signer, and the burst (0: no limit).
 	Limits struct {
@@ -240,7 +244,7 @@ func loadNodeConfig(path string) (*nodeSetup, error) {
 	cfg := node.Config{
 		Constitution: c, ConstitutionSigs: sigs, Member: nc.Member, Key: k.Signer, Home: home,
 		P2P: p2p, Peers: peers, HTTP: nc.HTTP, DNS: nc.DNS, PeerAPIs: nc.PeerAPIs,
-		AllowTransfer: allow, Notify: nc.Notify, Fast: nc.Fast, Logger: logger,
+		AllowTransfer: allow, Notify: nc.Notify, Witnesses: nc.Witnesses, Fast: nc.Fast, Logger: logger,
 		Limits: api.Limits{PerAddress: nc.Limits.PerAddress, PerSigner: nc.Limits.PerSigner, Burst: nc.Limits.Burst},
 	}
 	if nc.ConsensusLog {

@@ -55,6 +55,9 @@ func runVerify(args []string) error {
 	cpath := fs.String("constitution", "", "the federation's constitution")
 	quorum := fs.Int("quorum", 0, "member signatures the checkpoint needs (default: more than 2/3)")
 	state := fs.String("state", "", "a file keeping the last verified checkpoint: the next run checks consistency with it")
+	var witnesses list
+	fs.Var(&witnesses, "witness", "a witness's cosignature verifier key (repeatable)")
+	witnessQuorum := fs.Int("witness-quorum", 0, "witness cosignatures the checkpoint needs (default 1 with --witness)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -69,7 +72,10 @@ func runVerify(args []string) error {
 	if err != nil {
 		return err
 	}
-	o := verify.Options{Node: *nodeURL, DNS: *dnsAddr, Constitution: c, Quorum: *quorum}
+	if *witnessQuorum > 0 && len(witnesses) == 0 {
+		return fmt.Errorf("--witness-quorum %d without any --witness key", *witnessQuorum)
+	}
+	o := verify.Options{Node: *nodeURL, DNS: *dnsAddr, Constitution: c, Quorum: *quorum, Witnesses: witnesses, WitnessQuorum: *witnessQuorum}
 	if *state != "" {
 		if prev, err := os.ReadFile(*state); err == nil {
 			o.Previous = prev
@@ -81,6 +87,9 @@ func runVerify(args []string) error {
 	}
 	fmt.Printf("ok: log size %d signed by %v; zone serial %d (%d records) has ZONEMD %s, as log entry %d records\n",
 		r.Size, r.Signers, r.Serial, r.Records, r.ZONEMD, r.VersionIndex)
+	if len(r.Witnesses) > 0 {
+		fmt.Printf("ok: cosigned by the witnesses %v\n", r.Witnesses)
+	}
 	if *state != "" {
 		if err := os.WriteFile(*state, r.Checkpoint, 0o644); err != nil {
 			return err
