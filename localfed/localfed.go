@@ -229,7 +229,7 @@ func (f *Federation) WaitReady(timeout time.Duration) error {
 		for name, n := range f.Nodes {
 			if h, _ := n.App().Height(); h < 1 || !n.Synced() {
 				ready = false
-				waiting = append(waiting, name)
+				waiting = append(waiting, fmt.Sprintf("%s (height %d, synced %v)", name, h, n.Synced()))
 			}
 		}
 		if ready {

@@ -183,7 +183,9 @@ func TestFederation(t *testing.T) {
 	if err := f.StartMember("delta", ""); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.WaitReady(60 * time.Second); err != nil {
+	// A restarted node block-syncs before it votes: give it time on a
+	// loaded machine.
+	if err := f.WaitReady(120 * time.Second); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "delta serves the change it missed", 60*time.Second, func() error {
