@@ -249,3 +249,51 @@ func metric(t *testing.T, reg *prometheus.Registry, name, label, value string) f
 	t.Fatalf("no metric %s{%s=%q}", name, label, value)
 	return 0
 }
+
+// TestRun: the loop checks every node until its context ends and keeps
+// the per-node gauge of verified sizes.
+func TestRun(t *testing.T) {
+	k := newKeyed(t)
+	a, _ := k.node(t, []string{"a", "b"}, 3)
+	b, _ := k.node(t, []string{"a", "b", "c", "d"}, 3)
+	reg := prometheus.NewRegistry()
+	m, err := monitor.New(monitor.Config{Constitution: k.c, Registerer: reg,
+		Nodes: []monitor.Node{{Name: "a", URL: a.URL}, {Name: "b", URL: b.URL}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		m.Run(ctx, 10*time.Millisecond)
+		close(done)
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if time.Now().After(deadline) {
+			t.Fatal("Run did not check both nodes in 30 s")
+		}
+		mfs, _ := reg.Gather()
+		n := 0
+		for _, mf := range mfs {
+			if mf.GetName() == "commonroot_monitor_verified_size" {
+				n = len(mf.GetMetric())
+			}
+		}
+		if n == 2 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if got := metric(t, reg, "commonroot_monitor_verified_size", "node", "a"); got != 2 {
+		t.Errorf("verified size of a = %v, want 2", got)
+	}
+	if got := metric(t, reg, "commonroot_monitor_verified_size", "node", "b"); got != 4 {
+		t.Errorf("verified size of b = %v, want 4", got)
+	}
+	if got := metric(t, reg, "commonroot_monitor_alerts_total", "kind", monitor.KindFork); got != 0 {
+		t.Errorf("fork alerts = %v, want 0", got)
+	}
+}
