@@ -56,7 +56,11 @@ func commonroot(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(binDir, "commonroot")
-		out, err := exec.Command("go", "build", "-o", binPath, "github.com/commonroot/commonroot/cmd/commonroot").CombinedOutput()
+		goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+		if _, err := os.Stat(goBin); err != nil {
+			goBin = "go"
+		}
+		out, err := exec.Command(goBin, "build", "-o", binPath, "github.com/commonroot/commonroot/cmd/commonroot").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build ./cmd/commonroot: %v\n%s", err, out)
 		}
