@@ -170,6 +170,20 @@ func TestFederation(t *testing.T) {
 	}
 	sameAppHash(t, f)
 
+	// Its metrics say so.
+	eventually(t, "metrics", 30*time.Second, func() error {
+		b, err := client.New(f.HTTP("bravo")).Get("/metrics")
+		if err != nil {
+			return err
+		}
+		for _, want := range []string{"commonroot_height ", "commonroot_blocks_committed_total ", "commonroot_checkpoint_cosigners 4", `commonroot_actions_submitted_total{code="0",outcome="accepted"}`} {
+			if !strings.Contains(string(b), want) {
+				return fmt.Errorf("/metrics has no %q", want)
+			}
+		}
+		return nil
+	})
+
 	// One node down: the other three go on.
 	f.StopMember("delta")
 	msg, err = cl.Build(op.Signer, action.KindDelegate, &action.Delegate{TLD: "com.", NS: newNS[:2]}, time.Hour)

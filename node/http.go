@@ -50,5 +50,5 @@ func (b backend) Height() (int64, []byte)                  { return b.n.app.Heig
 func (b backend) Constitution() *constitution.Constitution { return b.n.app.Constitution() }
 
 func (n *Node) handler() http.Handler {
-	return api.New(backend{n}, api.Options{Logger: n.cfg.Logger, Limits: n.cfg.Limits})
+	return api.New(backend{n}, api.Options{Logger: n.cfg.Logger, Limits: n.cfg.Limits, Metrics: n.metrics.reg})
 }

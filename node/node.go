@@ -71,6 +71,8 @@ type Node struct {
 	http *http.Server
 	hl   net.Listener
 
+	metrics *metrics
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 	once sync.Once
@@ -119,7 +121,7 @@ func Start(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, app: app, stop: make(chan struct{})}
+	n := &Node{cfg: cfg, app: app, metrics: newMetrics(), stop: make(chan struct{})}
 	n.dns, err = dnsserver.New(dnsserver.Config{Addr: cfg.DNS, AllowTransfer: cfg.AllowTransfer, Notify: cfg.Notify, Logger: cfg.Logger})
 	if err == nil {
 		err = n.dns.Start()
@@ -169,6 +171,8 @@ func Start(cfg Config) (*Node, error) {
 // committed runs after every commit: serve the new zone, cosign the new
 // checkpoint.
 func (n *Node) committed(c Commit) {
+	served, _ := n.app.Log().Checkpoint()
+	n.metrics.committed(c, served)
 	if c.ZoneChanged || n.dns.Serial() != c.Zone.Serial() {
 		if err := n.dns.Publish(c.Zone); err != nil {
 			n.cfg.Logger.Error("publishing zone", "serial", c.Zone.Serial(), "err", err)
@@ -181,6 +185,7 @@ func (n *Node) committed(c Commit) {
 	n.app.View(func(s *registry.State) { members = len(s.Members()) })
 	n.app.Log().SetServeQuorum(quorum(members))
 	if ev := n.app.takeEvidence(); len(ev) > 0 {
+		n.metrics.equivocation.Add(float64(len(ev)))
 		// Not from here: CometBFT holds the mempool during Commit.
 		go func() {
 			for _, tx := range ev {
