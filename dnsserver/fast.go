@@ -61,8 +61,8 @@ const maxCacheBytes = 512 << 20
 // tmplCache is the lazily filled template cache of one version.
 type tmplCache struct {
 	bytes atomic.Int64
-	nx    atomic.Pointer[wireTmpl]   // NXDOMAIN without DO
-	nxDO  []atomic.Pointer[wireTmpl] // NXDOMAIN with DO below the apex, by covering NSEC index
+	nx    [2]atomic.Pointer[wireTmpl] // NXDOMAIN without DO, and with DO in a zone without NSEC records
+	nxDO  []atomic.Pointer[wireTmpl]  // NXDOMAIN with DO below the apex, by covering NSEC index
 }
 
 // fastQuery is a query parsed by parseFast.
@@ -357,8 +357,14 @@ func (v *version) nxTemplate(q *fastQuery, ce *node) *wireTmpl {
 	if ce.wildcard != nil {
 		return nil
 	}
-	if !q.do {
-		p := &v.cache.nx
+	if !q.do || len(v.nsecs) == 0 {
+		// Without DO, or without an NSEC chain to prove anything with, the
+		// answer is the same for every missing name.
+		do := 0
+		if q.do {
+			do = 1
+		}
+		p := &v.cache.nx[do]
 		if t := p.Load(); t != nil {
 			return t
 		}
@@ -366,11 +372,14 @@ func (v *version) nxTemplate(q *fastQuery, ce *node) *wireTmpl {
 			rs.msg.Authoritative = true
 			rs.msg.Rcode = dns.RcodeNameError
 			rs.msg.Ns = v.negSOA
+			if q.do {
+				v.nxProof(rs, ce, nil)
+			}
 		})
 		v.store(p, t)
 		return t
 	}
-	if ce != v.apex || len(v.nsecs) == 0 {
+	if ce != v.apex {
 		return nil
 	}
 	key := canonicalKey(q.key[:0], q.str(0))
