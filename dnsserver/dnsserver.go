@@ -184,7 +184,11 @@ func (s *Server) Start() error {
 		s.serveWG.Add(1)
 		go func() {
 			defer s.serveWG.Done()
-			s.serveUDP(c)
+			if c.LocalAddr().(*net.UDPAddr).IP.IsUnspecified() {
+				s.serveUDP(c) // answers need the address each query came to
+			} else {
+				s.serveUDPDirect(c)
+			}
 		}()
 	}
 	s.log.Info("listening", "addr", s.addr, "udp_readers", len(udp))

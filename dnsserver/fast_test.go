@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -324,6 +325,59 @@ func BenchmarkFastAnswer(b *testing.B) {
 				if _, ok := v.fastAnswer(req, out, s.maxUDP, q); !ok {
 					b.Fatal("fast path did not answer")
 				}
+			}
+		})
+	}
+}
+
+// TestServeUDPBatch drives both UDP loops (the direct recvmmsg one, and the
+// golang.org/x/net one used on unspecified addresses) over a socket on
+// 127.0.0.1: each answers a burst of queries, fast and reference ones.
+func TestServeUDPBatch(t *testing.T) {
+	z, _ := signZone(t, newTestZone(t, "example.", exampleZone))
+	s := newTestServer(t, Config{}, z)
+	for name, serve := range map[string]func(*net.UDPConn){"direct": s.serveUDPDirect, "x/net": s.serveUDP} {
+		t.Run(name, func(t *testing.T) {
+			conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan struct{})
+			go func() { serve(conn); close(done) }()
+			defer func() { conn.Close(); <-done }()
+			client, err := net.DialUDP("udp", nil, conn.LocalAddr().(*net.UDPAddr))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer client.Close()
+			reqs := [][]byte{
+				query("www.a.example.", dns.TypeA, 1232, true, 1),
+				query("nope.example.", dns.TypeA, 1232, true, 2),
+				query("example.", dns.TypeANY, 0, false, 3), // the reference path
+				{1, 2, 3}, // ignored
+			}
+			for _, r := range reqs {
+				if _, err := client.Write(r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got := map[uint16]bool{}
+			buf := make([]byte, 4096)
+			for len(got) < 3 {
+				client.SetReadDeadline(time.Now().Add(10 * time.Second))
+				n, err := client.Read(buf)
+				if err != nil {
+					t.Fatalf("after %d answers: %v", len(got), err)
+				}
+				var m dns.Msg
+				if err := m.Unpack(buf[:n]); err != nil {
+					t.Fatal(err)
+				}
+				want := s.reference(reqs[m.Id-1], testClient, testLocal, nil)
+				if d := sameAnswer(buf[:n], want); d != "" {
+					t.Errorf("answer %d: %s", m.Id, d)
+				}
+				got[m.Id] = true
 			}
 		})
 	}
