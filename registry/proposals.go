@@ -269,11 +269,13 @@ func (s *State) decide(p *Proposal, args *action.Propose) (done, passed bool, re
 		return false, false, "", tally
 	}
 	rest := tally.Members - tally.Yes - tally.No - tally.Abstain
-	if ok, why := outcome(tally.Yes, tally.No+rest, tally.Abstain, action.No); ok {
-		return true, true, why + " (decided early: no remaining vote could change it)", tally
+	early := fmt.Sprintf("%d yes, %d no, %d abstain of %d members, %d not voted: decided early, no remaining vote could change it",
+		tally.Yes, tally.No, tally.Abstain, tally.Members, rest)
+	if ok, _ := outcome(tally.Yes, tally.No+rest, tally.Abstain, action.No); ok {
+		return true, true, early, tally
 	}
 	if ok, why := outcome(tally.Yes+rest, tally.No, tally.Abstain, action.Yes); !ok {
-		return true, false, why + " (decided early: no remaining vote could change it)", tally
+		return true, false, fmt.Sprintf("%s (%s)", why, early), tally
 	}
 	return false, false, "", tally
 }

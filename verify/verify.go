@@ -102,55 +102,65 @@ func Run(o Options) (*Report, error) {
 		}
 	}
 	cl := client.New(o.Node)
-	// A checkpoint just made carries only its own node's signature until
-	// the others' arrive (and the witnesses' after them): wait a little.
-	var cp []byte
-	var tree tlog.Tree
-	var signers, witnesses []string
+	// Right after a commit (or a start) the node may serve no checkpoint
+	// with a quorum yet, or one that does not cover the newest zone
+	// version: the members' signatures arrive a block or two later. Those
+	// failures are retried until o.Wait has passed; every other one is
+	// final at once.
 	deadline := time.Now().Add(o.Wait)
 	for {
-		var err error
-		cp, err = cl.Get("/checkpoint")
-		if err != nil {
-			return nil, fmt.Errorf("fetching the checkpoint: %v", err)
-		}
-		tree, signers, err = translog.VerifyCheckpoint(cp, c.Origin, verifiers, o.Quorum)
-		if err != nil {
-			err = fmt.Errorf("checkpoint: %v", err)
-		} else if wverifiers != nil {
-			witnesses, err = CheckWitnesses(cp, wverifiers, o.WitnessQuorum)
-		}
+		r, retry, err := attempt(cl, o, verifiers, wverifiers)
 		if err == nil {
-			break
+			return r, nil
 		}
-		if time.Now().After(deadline) {
+		if !retry || time.Now().After(deadline) {
 			return nil, err
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	r := &Report{Size: tree.N, Root: tree.Hash, Signers: signers, Witnesses: witnesses, Checkpoint: cp}
+}
+
+// attempt runs every check once; retry says the failure may pass later.
+func attempt(cl *client.Client, o Options, verifiers, wverifiers note.Verifiers) (r *Report, retry bool, err error) {
+	c := o.Constitution
+	cp, err := cl.Get("/checkpoint")
+	if err != nil {
+		var he *client.Error
+		return nil, errors.As(err, &he) && he.Status == 404, fmt.Errorf("fetching the checkpoint: %v", err)
+	}
+	tree, signers, err := translog.VerifyCheckpoint(cp, c.Origin, verifiers, o.Quorum)
+	if err != nil {
+		return nil, true, fmt.Errorf("checkpoint: %v", err)
+	}
+	var witnesses []string
+	if wverifiers != nil {
+		if witnesses, err = CheckWitnesses(cp, wverifiers, o.WitnessQuorum); err != nil {
+			return nil, true, err
+		}
+	}
+	r = &Report{Size: tree.N, Root: tree.Hash, Signers: signers, Witnesses: witnesses, Checkpoint: cp}
 	if o.Previous != nil {
 		old, _, err := translog.VerifyCheckpoint(o.Previous, c.Origin, verifiers, 1)
 		if err != nil {
-			return nil, fmt.Errorf("the saved checkpoint: %v", err)
+			return nil, false, fmt.Errorf("the saved checkpoint: %v", err)
 		}
 		if old.N > tree.N {
-			return nil, fmt.Errorf("the log shrank: the saved checkpoint has %d entries, the node's %d", old.N, tree.N)
+			return nil, false, fmt.Errorf("the log shrank: the saved checkpoint has %d entries, the node's %d", old.N, tree.N)
 		}
 		proof, err := FetchProof(cl, fmt.Sprintf("/proof/consistency?old=%d&new=%d", old.N, tree.N))
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if err := tlog.CheckTree(proof, tree.N, tree.Hash, old.N, old.Hash); err != nil {
-			return nil, fmt.Errorf("the log is not consistent with the saved checkpoint (size %d): %v", old.N, err)
+			return nil, false, fmt.Errorf("the log is not consistent with the saved checkpoint (size %d): %v", old.N, err)
 		}
 	}
 	z, err := CheckZone(cl, o.DNS, c.Apex, tree, o.MaxScan)
 	if err != nil {
-		return nil, err
+		return nil, errors.Is(err, ErrNotLogged), err
 	}
 	r.Serial, r.ZONEMD, r.VersionIndex, r.Records = z.Serial, z.ZONEMD, z.VersionIndex, z.Records
-	return r, nil
+	return r, false, nil
 }
 
 // MemberVerifiers returns the verifiers of the constitution's members'
