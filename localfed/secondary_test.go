@@ -1,0 +1,145 @@
+package localfed
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/commonroot/commonroot/action"
+	"github.com/commonroot/commonroot/client"
+	"github.com/commonroot/commonroot/internal/testtool"
+	"github.com/commonroot/commonroot/setup"
+)
+
+// TestSecondaryFollowsNode: a real nsd, configured as a secondary of a
+// member's node, pulls the zone, and after a delegation change decided
+// through consensus it is notified and serves the new delegation.
+func TestSecondaryFollowsNode(t *testing.T) {
+	nsd := testtool.Path(t, "nsd")
+	nsdPort := freeUDPAndTCPPort(t)
+	dir := t.TempDir()
+	if _, err := CreateDev(dir, 4); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Start(Options{Dir: dir,
+		AllowTransfer: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+		Notify:        []string{fmt.Sprintf("127.0.0.1:%d", nsdPort)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.Stop)
+	if err := f.WaitReady(60 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	_, primary, _ := net.SplitHostPort(f.Nodes["alpha"].DNSAddr())
+
+	work := t.TempDir()
+	conf := fmt.Sprintf(`server:
+	ip-address: 127.0.0.1
+	port: %[2]d
+	username: ""
+	chroot: ""
+	zonesdir: "%[1]s"
+	database: ""
+	pidfile: "%[1]s/nsd.pid"
+	xfrdfile: "%[1]s/xfrd.state"
+	xfrdir: "%[1]s"
+	zonelistfile: "%[1]s/zone.list"
+	server-count: 1
+	rrl-ratelimit: 0
+	logfile: ""
+remote-control:
+	control-enable: no
+zone:
+	name: "."
+	zonefile: "%[1]s/root.zone"
+	request-xfr: 127.0.0.1@%[3]s NOKEY
+	allow-notify: 127.0.0.1 NOKEY
+`, work, nsdPort, primary)
+	path := filepath.Join(work, "nsd.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	cmd := exec.Command(nsd, "-d", "-c", path)
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("nsd:\n%s", logs.String())
+		}
+	})
+	secondary := fmt.Sprintf("127.0.0.1:%d", nsdPort)
+	ask := func(name string) (*dns.Msg, error) {
+		m := new(dns.Msg)
+		m.SetQuestion(name, dns.TypeNS)
+		r, _, err := (&dns.Client{Timeout: 2 * time.Second}).Exchange(m, secondary)
+		return r, err
+	}
+	eventually(t, "nsd serves the zone it transferred", 60*time.Second, func() error {
+		r, err := ask("com.")
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(nsOf(r), "a.gtld-servers.net.") {
+			return fmt.Errorf("com. NS from nsd = %q (rcode %s)", nsOf(r), dns.RcodeToString[r.Rcode])
+		}
+		return nil
+	})
+
+	op, err := setup.LoadKey(setup.OperatorKeyPath(dir, "com."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := client.New(f.HTTP("bravo"))
+	msg, err := cl.Build(op.Signer, action.KindDelegate, &action.Delegate{TLD: "com.", NS: []string{"a.gtld-servers.net.", "m.gtld-servers.net."}}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.Submit(msg); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "nsd serves the change after NOTIFY", 60*time.Second, func() error {
+		r, err := ask("com.")
+		if err != nil {
+			return err
+		}
+		if got := nsOf(r); got != "a.gtld-servers.net. m.gtld-servers.net." {
+			return fmt.Errorf("com. NS from nsd = %q", got)
+		}
+		return nil
+	})
+}
+
+// freeUDPAndTCPPort finds a loopback port free for both UDP and TCP.
+func freeUDPAndTCPPort(t *testing.T) int {
+	t.Helper()
+	for i := 0; i < 20; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
+		l.Close()
+		if err == nil {
+			u.Close()
+			return port
+		}
+	}
+	t.Fatal("no free port for UDP and TCP")
+	return 0
+}
