@@ -20,6 +20,9 @@ import (
 // new or dropped DS, and new delegations with and without DS.
 func randomChanges(t testing.TB, rng *rand.Rand, z *zone.Zone, n int) *zone.Zone {
 	t.Helper()
+	if rng == nil {
+		rng = rand.New(rand.NewPCG(uint64(z.Serial()), 2))
+	}
 	dels := z.Delegations()
 	hosts := z.Hosts()
 	picked := map[string]bool{}

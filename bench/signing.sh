@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# bench/signing.sh: full DNSSEC signing of one synthetic zone of 1,000,000
+# delegations (two in-bailiwick NS with A and AAAA glue each, a DS for one in
+# five) by commonroot's dnssec package (BenchmarkSign1M: plan, Ed25519 in
+# process on all cores, every signature verified, ZONEMD), ldns-signzone and
+# Knot's signer (knotd with automatic CSK, background-workers 1 and 2), all
+# with Ed25519 (algorithm 15), NSEC and a SHA-384 ZONEMD, in one run. It
+# prints the wall time and peak RSS of each and the ratios to commonroot.
+#
+# Usage: bench/signing.sh
+# Environment: WORK=/tmp/dir (kept), SKIP_KNOT=1, SKIP_LDNS=1
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WORK=${WORK:-$(mktemp -d /tmp/signing.XXXXXX)}
+mkdir -p "$WORK"
+cd "$WORK"
+echo "work directory: $WORK"
+for tool in ldns-signzone ldns-keygen knotd knotc /usr/bin/time; do
+	command -v "$tool" >/dev/null || { echo "signing.sh: $tool is missing (apt-get install ldnsutils knot time)" >&2; exit 1; }
+done
+
+secs() { awk -v ns="$1" 'BEGIN { printf "%.1f", ns / 1e9 }'; }
+
+# 1. commonroot: the benchmark writes the unsigned zone it signs.
+(cd "$ROOT" && go test -c -o "$WORK/dnssec.test" ./dnssec)
+(cd "$ROOT/dnssec" && DNSSEC_BENCH_ZONE="$WORK/synth.zone" /usr/bin/time -f "%M" -o "$WORK/go.rss" \
+	"$WORK/dnssec.test" -test.run '^$' -test.bench '^BenchmarkSign1M$' -test.benchtime 1x -test.benchmem) | tee go.txt
+go_ns=$(awk '/^BenchmarkSign1M/ { print $3 }' go.txt)
+go_s=$(secs "$go_ns")
+go_rss=$(( $(cat go.rss) / 1024 ))
+# The unsigned ZONEMD is left out for the other signers, which add their own.
+grep -v 'ZONEMD' synth.zone >synth.nozonemd
+echo "zone: $(wc -l <synth.nozonemd) records"
+
+# 2. ldns-signzone.
+ldns_s=- ldns_rss=-
+if [[ -z ${SKIP_LDNS:-} ]]; then
+	rm -f K.+015+*
+	key=$(ldns-keygen -a ED25519 -k .)
+	/usr/bin/time -f "%e %M" -o ldns.time ldns-signzone -z 1:1 -o . -f ldns.signed synth.nozonemd "$key"
+	read -r ldns_s ldns_rss <ldns.time
+	ldns_rss=$(( ldns_rss / 1024 ))
+fi
+
+# 3. Knot: load and sign at start (time until the zone is served), then a
+# full re-sign (knotc zone-sign, blocking).
+knot() {
+	local workers=$1 dir="$WORK/knot$1"
+	rm -rf "$dir" && mkdir -p "$dir"
+	cat >"$dir/knot.conf" <<-CONF
+	server:
+	    rundir: "$dir"
+	    listen: 127.0.0.1@0
+	    background-workers: $workers
+	log:
+	  - target: "$dir/knot.log"
+	    any: info
+	database:
+	    storage: "$dir"
+	policy:
+	  - id: ed25519
+	    algorithm: ed25519
+	    single-type-signing: on
+	    nsec3: off
+	template:
+	  - id: default
+	    storage: "$dir"
+	zone:
+	  - domain: .
+	    file: "$WORK/synth.nozonemd"
+	    dnssec-signing: on
+	    dnssec-policy: ed25519
+	    zonefile-sync: -1
+	    zonefile-load: whole
+	    journal-content: none
+	    zonemd-generate: zonemd-sha384
+	CONF
+	local start end
+	start=$(date +%s.%N)
+	/usr/bin/time -f "%M" -o "$dir/rss" knotd -c "$dir/knot.conf" &
+	local pid=$!
+	until knotc -c "$dir/knot.conf" zone-status . 2>/dev/null | grep -q 'serial: [0-9]'; do
+		kill -0 $pid 2>/dev/null || { echo "knotd exited:"; cat "$dir/knot.log"; exit 1; }
+		sleep 0.2
+	done
+	end=$(date +%s.%N)
+	local load resign
+	load=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')
+	start=$(date +%s.%N)
+	knotc -c "$dir/knot.conf" -b -t 3600 zone-sign . >/dev/null
+	end=$(date +%s.%N)
+	resign=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')
+	knotc -c "$dir/knot.conf" stop >/dev/null
+	wait $pid || true
+	echo "$load $resign $(( $(cat "$dir/rss") / 1024 ))"
+}
+k1="- - -" k2="- - -"
+if [[ -z ${SKIP_KNOT:-} ]]; then
+	k1=$(knot 1)
+	k2=$(knot 2)
+fi
+read -r k1_load k1_resign k1_rss <<<"$k1"
+read -r k2_load k2_resign k2_rss <<<"$k2"
+
+ratio() { awk -v a="$1" -v b="$go_s" 'BEGIN { if (a == "-") print "-"; else printf "%.2f", a / b }'; }
+echo
+printf '%-44s %10s %10s %14s\n' signer "seconds" "peak MB" "÷ commonroot"
+printf '%-44s %10s %10s %14s\n' "commonroot dnssec (plan+sign+verify+ZONEMD)" "$go_s" "$go_rss" 1.00
+printf '%-44s %10s %10s %14s\n' "ldns-signzone (read+sign+write)" "$ldns_s" "$ldns_rss" "$(ratio "$ldns_s")"
+printf '%-44s %10s %10s %14s\n' "knotd, 1 worker: load+sign" "$k1_load" "$k1_rss" "$(ratio "$k1_load")"
+printf '%-44s %10s %10s %14s\n' "knotd, 1 worker: full re-sign" "$k1_resign" "" "$(ratio "$k1_resign")"
+printf '%-44s %10s %10s %14s\n' "knotd, 2 workers: load+sign" "$k2_load" "$k2_rss" "$(ratio "$k2_load")"
+printf '%-44s %10s %10s %14s\n' "knotd, 2 workers: full re-sign" "$k2_resign" "" "$(ratio "$k2_resign")"
+echo "(commonroot's peak RSS includes building the input and the unsigned zone; its time does not)"
