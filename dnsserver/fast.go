@@ -300,11 +300,7 @@ func (v *version) refTemplate(nd *node, do bool) *wireTmpl {
 		return t
 	}
 	t := v.build(nd.name, func(rs *scratch) {
-		rs.msg.Ns = nd.ref.ns
-		if do {
-			rs.msg.Ns = nd.ref.nsDO
-		}
-		rs.msg.Extra = nd.ref.glue
+		nd.referral(rs, do)
 	})
 	v.store(p, t)
 	return t

@@ -24,6 +24,8 @@ type version struct {
 	nodes map[string]*node // every owner name and empty non-terminal, lower case
 	apex  *node
 
+	apexExtra []dns.RR // additional section of the apex NS answer: in-zone addresses of the hosts
+
 	negSOA   []dns.RR // SOA with its TTL capped at MINIMUM (RFC 2308 §3)
 	negSOADO []dns.RR // negSOA and the SOA's RRSIGs, TTL capped alike
 
@@ -40,27 +42,59 @@ type node struct {
 	sets     []rrset   // RRsets owned here, in zone order; RRSIGs form a set of their own too
 	ref      *referral // non-nil at a delegation point (NS below the apex)
 	wildcard *node     // the child "*" node, if any
-	nsec     []dns.RR  // the NSEC owned here and its RRSIGs
 
 	tmpls atomic.Pointer[[]tmplEntry] // fast-path answers at this node; the slice is never modified
 }
 
+// rrset is one RRset of a node: all holds its n records, then the RRSIGs
+// covering them (one allocation, len == cap).
 type rrset struct {
-	typ      uint16
-	rrs      []dns.RR
-	withSigs []dns.RR // rrs then the RRSIGs covering them
-	extra    []dns.RR // additional-section addresses (for NS sets)
+	typ uint16
+	n   int32
+	all []dns.RR
 }
 
-// referral is the precomputed response to any query at or below a
-// delegation point.
+// rrs returns the records of the set.
+func (s *rrset) rrs() []dns.RR { return s.all[:s.n:s.n] }
+
+// withSigs returns the records of the set, then the RRSIGs covering them.
+func (s *rrset) withSigs() []dns.RR { return s.all }
+
+// nsec returns the NSEC owned by n and its RRSIGs, or nil.
+func (n *node) nsec() []dns.RR {
+	if s := n.set(dns.TypeNSEC); s != nil {
+		return s.withSigs()
+	}
+	return nil
+}
+
+// referral is what is precomputed for the response to any query at or
+// below a delegation point (see node.referral).
 type referral struct {
-	ns       []dns.RR // authority without DO: the NS RRset
-	nsDO     []dns.RR // authority with DO: NS, then DS and its RRSIGs, or NSEC and its RRSIGs
 	glue     []dns.RR // in-domain glue first, then sibling glue
 	required int      // glue[:required] is in-domain glue (RFC 9471: if it does not fit, TC)
 
 	tmpl [2]atomic.Pointer[wireTmpl] // fast-path referral without and with DO
+}
+
+// referral fills the authority and additional sections of rs.msg with the
+// referral at the delegation point n — the NS RRset, with DO then the DS
+// and its RRSIGs or else the NSEC and its RRSIGs; the glue — and returns how
+// many leading additional records are required.
+func (n *node) referral(rs *scratch, do bool) int {
+	m := &rs.msg
+	m.Ns = n.set(dns.TypeNS).rrs()
+	if do {
+		rs.ns = append(rs.ns, m.Ns...)
+		if ds := n.set(dns.TypeDS); ds != nil {
+			rs.ns = append(rs.ns, ds.withSigs()...)
+		} else {
+			rs.ns = append(rs.ns, n.nsec()...)
+		}
+		m.Ns = rs.ns
+	}
+	m.Extra = n.ref.glue
+	return n.ref.required
 }
 
 type nsecEntry struct {
@@ -139,28 +173,31 @@ func newVersion(z Zone, prev *version, keep int) (*version, error) {
 			sigs[k] = append(sigs[k], rr)
 		}
 		if s := n.set(h.Rrtype); s != nil {
-			s.rrs = append(s.rrs, rr)
+			s.all = append(s.all, rr)
 		} else {
-			n.sets = append(n.sets, rrset{typ: h.Rrtype, rrs: []dns.RR{rr}})
+			n.sets = append(n.sets, rrset{typ: h.Rrtype, all: []dns.RR{rr}})
 		}
 	}
 
 	// Finish the sets, find delegations, wildcards and NSECs.
 	var cuts []*node
 	for name, n := range v.nodes {
+		if cap(n.sets) > len(n.sets) {
+			n.sets = append([]rrset(nil), n.sets...)
+		}
 		for i := range n.sets {
 			s := &n.sets[i]
-			s.rrs = s.rrs[:len(s.rrs):len(s.rrs)]
-			s.withSigs = s.rrs
-			if sg := sigs[sigKey{n, s.typ}]; len(sg) > 0 && s.typ != dns.TypeRRSIG {
-				s.withSigs = concat(s.rrs, sg)
+			s.n = int32(len(s.all))
+			sg := sigs[sigKey{n, s.typ}]
+			if s.typ == dns.TypeRRSIG {
+				sg = nil
 			}
-			if s.typ == dns.TypeNSEC {
-				n.nsec = s.withSigs
+			if len(sg) > 0 || cap(s.all) > len(s.all) {
+				s.all = concat(s.all, sg)
 			}
 		}
-		if n.nsec != nil {
-			v.nsecs = append(v.nsecs, nsecEntry{key: canonicalKey(nil, name), rrs: n.nsec})
+		if nsec := n.nsec(); nsec != nil {
+			v.nsecs = append(v.nsecs, nsecEntry{key: canonicalKey(nil, name), rrs: nsec})
 		}
 		if name != origin && n.set(dns.TypeNS) != nil {
 			cuts = append(cuts, n)
@@ -174,15 +211,10 @@ func newVersion(z Zone, prev *version, keep int) (*version, error) {
 
 	for _, n := range cuts {
 		ns := n.set(dns.TypeNS)
-		r := &referral{ns: ns.rrs}
-		if ds := n.set(dns.TypeDS); ds != nil {
-			r.nsDO = concat(ns.rrs, ds.withSigs)
-		} else {
-			r.nsDO = concat(ns.rrs, n.nsec)
-		}
+		r := &referral{}
 		var sibling []dns.RR
 		seen := make(map[string]bool)
-		for _, rr := range ns.rrs {
+		for _, rr := range ns.rrs() {
 			host := lowerName(rr.(*dns.NS).Ns)
 			if seen[host] {
 				continue
@@ -204,14 +236,14 @@ func newVersion(z Zone, prev *version, keep int) (*version, error) {
 	if ns := v.apex.set(dns.TypeNS); ns != nil {
 		var extra []dns.RR
 		seen := make(map[string]bool)
-		for _, rr := range ns.rrs {
+		for _, rr := range ns.rrs() {
 			host := lowerName(rr.(*dns.NS).Ns)
 			if !seen[host] {
 				seen[host] = true
 				extra = append(extra, v.addresses(host)...)
 			}
 		}
-		ns.extra = concat(extra)
+		v.apexExtra = concat(extra)
 	}
 
 	neg := dns.Copy(soa)
@@ -267,10 +299,10 @@ func (v *version) addresses(host string) []dns.RR {
 	}
 	var out []dns.RR
 	if s := n.set(dns.TypeA); s != nil {
-		out = append(out, s.rrs...)
+		out = append(out, s.rrs()...)
 	}
 	if s := n.set(dns.TypeAAAA); s != nil {
-		out = append(out, s.rrs...)
+		out = append(out, s.rrs()...)
 	}
 	return out
 }

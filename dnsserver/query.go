@@ -173,12 +173,7 @@ func (v *version) lookup(rs *scratch, qname string, qtype uint16, do bool) int {
 			return v.nameError(rs, qname, name, at, qtype, do)
 		}
 		if nd.ref != nil && !(i == 0 && qtype == dns.TypeDS) {
-			m.Ns = nd.ref.ns
-			if do {
-				m.Ns = nd.ref.nsDO
-			}
-			m.Extra = nd.ref.glue
-			return nd.ref.required
+			return nd.referral(rs, do)
 		}
 		at = nd
 	}
@@ -196,9 +191,9 @@ func (v *version) answerAt(rs *scratch, nd *node, qtype uint16, do bool) {
 			switch {
 			case s.typ == dns.TypeRRSIG:
 			case do:
-				rs.answer = append(rs.answer, s.withSigs...)
+				rs.answer = append(rs.answer, s.withSigs()...)
 			default:
-				rs.answer = append(rs.answer, s.rrs...)
+				rs.answer = append(rs.answer, s.rrs()...)
 			}
 		}
 		if len(rs.answer) > 0 {
@@ -206,16 +201,18 @@ func (v *version) answerAt(rs *scratch, nd *node, qtype uint16, do bool) {
 			return
 		}
 	} else if s := nd.set(qtype); s != nil {
-		m.Answer = s.rrs
+		m.Answer = s.rrs()
 		if do {
-			m.Answer = s.withSigs
+			m.Answer = s.withSigs()
 		}
-		m.Extra = s.extra
+		if nd == v.apex && qtype == dns.TypeNS {
+			m.Extra = v.apexExtra
+		}
 		return
 	} else if s := nd.set(dns.TypeCNAME); s != nil {
-		m.Answer = s.rrs
+		m.Answer = s.rrs()
 		if do {
-			m.Answer = s.withSigs
+			m.Answer = s.withSigs()
 		}
 		return
 	}
@@ -226,8 +223,8 @@ func (v *version) answerAt(rs *scratch, nd *node, qtype uint16, do bool) {
 		return
 	}
 	rs.ns = append(rs.ns, v.negSOADO...)
-	if nd.nsec != nil {
-		rs.ns = append(rs.ns, nd.nsec...)
+	if nsec := nd.nsec(); nsec != nil {
+		rs.ns = append(rs.ns, nsec...)
 	} else {
 		rs.key = canonicalKey(rs.key[:0], nd.name)
 		rs.ns = append(rs.ns, v.covering(rs.key)...)
@@ -252,9 +249,9 @@ func (v *version) nameError(rs *scratch, qname, name string, ce *node, qtype uin
 			s = wc.set(dns.TypeCNAME)
 		}
 		if s != nil {
-			src := s.rrs
+			src := s.rrs()
 			if do {
-				src = s.withSigs
+				src = s.withSigs()
 			}
 			for _, rr := range src {
 				c := dns.Copy(rr)
@@ -272,7 +269,7 @@ func (v *version) nameError(rs *scratch, qname, name string, ce *node, qtype uin
 			m.Ns = v.negSOA
 			return 0
 		}
-		rs.ns = append(append(append(rs.ns, v.negSOADO...), wc.nsec...), proof...)
+		rs.ns = append(append(append(rs.ns, v.negSOADO...), wc.nsec()...), proof...)
 		m.Ns = rs.ns
 		return 0
 	}
