@@ -10,6 +10,7 @@ import (
 	"github.com/commonroot/commonroot/api"
 	"github.com/commonroot/commonroot/constitution"
 	"github.com/commonroot/commonroot/internal/consensus"
+	"github.com/commonroot/commonroot/portal"
 	"github.com/commonroot/commonroot/registry"
 )
 
@@ -49,6 +50,21 @@ func (b backend) Log() api.Log                             { return b.n.app.Log(
 func (b backend) Height() (int64, []byte)                  { return b.n.app.Height() }
 func (b backend) Constitution() *constitution.Constitution { return b.n.app.Constitution() }
 
+// handler serves the JSON API, and the public portal under /ui/ (GET /
+// redirects there).
 func (n *Node) handler() http.Handler {
-	return api.New(backend{n}, api.Options{Logger: n.cfg.Logger, Limits: n.cfg.Limits, Metrics: n.metrics.reg})
+	a := api.New(backend{n}, api.Options{Logger: n.cfg.Logger, Limits: n.cfg.Limits, Metrics: n.metrics.reg})
+	ui := portal.New(backend{n}, portal.Options{Logger: n.cfg.Logger, DNS: n.DNSAddr()})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch p := r.URL.Path; {
+		case p == "/" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+			http.Redirect(w, r, portal.Prefix, http.StatusFound)
+		case p == "/ui":
+			http.Redirect(w, r, portal.Prefix, http.StatusMovedPermanently)
+		case strings.HasPrefix(p, portal.Prefix):
+			ui.ServeHTTP(w, r)
+		default:
+			a.ServeHTTP(w, r)
+		}
+	})
 }
