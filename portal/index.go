@@ -39,9 +39,11 @@ type index struct {
 	// the checkpoints whose cosigners the members page shows.
 	sizes []int64
 
-	// names is the sorted TLD names, rebuilt from the state only when the
-	// log says the set of TLDs changed (a tld.create or tld.delete passed).
+	// names is the sorted TLD names and owned each owner's TLDs, rebuilt
+	// from the state only when the log says they may have changed (a
+	// proposal passed).
 	names      []string
+	owned      map[string][]string
 	namesDirty bool
 }
 
@@ -112,7 +114,10 @@ func (x *index) add(i int64, e []byte) {
 			x.outcome[ev.Proposal] = i
 			x.mention(x.propTLD[ev.Proposal], i)
 			x.feed = append(x.feed, feedItem{i, *ev})
-			if ev.Outcome == registry.StatusPassed && (ev.Kind == constitution.TLDCreate || ev.Kind == constitution.TLDDelete) {
+			if ev.Outcome == registry.StatusPassed {
+				// Only a passed proposal adds or deletes a TLD or
+				// changes its owner (tld.create, tld.delete,
+				// member.remove).
 				x.namesDirty = true
 			}
 		case "restriction.lapsed":

@@ -45,7 +45,7 @@ func (s *server) overview(w http.ResponseWriter, r *http.Request) {
 	}
 	p, err := s.view(func(st *registry.State, x *index, p *page) error {
 		ms := st.Members()
-		owned := ownedTLDs(st, x.names)
+		owned := x.owned
 		var err error
 		d.Checkpoint, err = latestCheckpoint(s.b.Log(), memberVerifiers(ms))
 		if err != nil {
@@ -173,10 +173,9 @@ func (s *server) tlds(w http.ResponseWriter, r *http.Request) {
 }
 
 type hostRow struct {
-	Name   string
-	Addrs  []string
-	Under  bool // below this TLD: its own glue
-	UsedBy int
+	Name  string
+	Addrs []string
+	Under bool // below this TLD: its own glue
 }
 
 type tldData struct {
@@ -212,7 +211,7 @@ func (s *server) tld(w http.ResponseWriter, r *http.Request) {
 		d.TLD, d.OperatorName, d.Restricted = t, keyName(t.Operator), st.Restricted(name)
 		_, _, d.InZone = st.ZoneDelegation(name)
 		for _, h := range t.NS {
-			row := hostRow{Name: h, Under: h == name || strings.HasSuffix(h, "."+name), UsedBy: len(st.HostUsers(h))}
+			row := hostRow{Name: h, Under: h == name || strings.HasSuffix(h, "."+name)}
 			if addrs, ok := st.ZoneHost(h); ok {
 				row.Addrs = addrs
 			} else if host, ok := st.Host(h); ok {

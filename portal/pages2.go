@@ -476,7 +476,7 @@ func (s *server) members(w http.ResponseWriter, r *http.Request) {
 	d := &membersData{}
 	p, err := s.view(func(st *registry.State, x *index, p *page) error {
 		ms := st.Members()
-		owned := ownedTLDs(st, x.names)
+		owned := x.owned
 		votes := map[string]int{}
 		for _, pr := range st.Proposals() {
 			for _, v := range pr.Votes {
@@ -509,7 +509,7 @@ func (s *server) member(w http.ResponseWriter, r *http.Request) {
 			return notFound("There is no member %q.", trim(name))
 		}
 		d.Member = m
-		d.Owned = ownedTLDs(st, x.names)[name]
+		d.Owned = x.owned[name]
 		for _, pr := range st.Proposals() {
 			for _, v := range pr.Votes {
 				if v.Member == name {

@@ -287,6 +287,7 @@ func (s *server) view(f func(st *registry.State, x *index, p *page) error) (*pag
 		}
 		if s.idx.namesDirty {
 			s.idx.names = st.TLDNames()
+			s.idx.owned = ownedTLDs(st, s.idx.names)
 			s.idx.namesDirty = false
 		}
 		err = f(st, s.idx, p)
