@@ -97,13 +97,15 @@ type fakeBackend struct {
 
 var _ api.Backend = fakeBackend{}
 
-func (b fakeBackend) View(f func(*registry.State))                      { f(b.st) }
-func (b fakeBackend) Submit(context.Context, []byte) (api.Outcome, error) { return api.Outcome{}, api.ErrRejected }
-func (b fakeBackend) Zone() (api.Zone, int64)                           { return nil, b.st.Height() }
-func (b fakeBackend) Versions() []api.Zone                              { return nil }
-func (b fakeBackend) Log() api.Log                                      { return b.log }
-func (b fakeBackend) Height() (int64, []byte)                           { return b.st.Height(), nil }
-func (b fakeBackend) Constitution() *constitution.Constitution          { return b.st.Constitution() }
+func (b fakeBackend) View(f func(*registry.State)) { f(b.st) }
+func (b fakeBackend) Submit(context.Context, []byte) (api.Outcome, error) {
+	return api.Outcome{}, api.ErrRejected
+}
+func (b fakeBackend) Zone() (api.Zone, int64)                  { return nil, b.st.Height() }
+func (b fakeBackend) Versions() []api.Zone                     { return nil }
+func (b fakeBackend) Log() api.Log                             { return b.log }
+func (b fakeBackend) Height() (int64, []byte)                  { return b.st.Height(), nil }
+func (b fakeBackend) Constitution() *constitution.Constitution { return b.st.Constitution() }
 
 // fakeFederation makes a state of n generated TLDs ("t0000001." …, the
 // last named "bench."), each delegated to the federation's own two name
