@@ -51,7 +51,6 @@ knot() {
 	cat >"$dir/knot.conf" <<-CONF
 	server:
 	    rundir: "$dir"
-	    listen: 127.0.0.1@0
 	    background-workers: $workers
 	log:
 	  - target: "$dir/knot.log"
