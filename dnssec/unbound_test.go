@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,8 @@ import (
 	"github.com/commonroot/commonroot/internal/testtool"
 	"github.com/miekg/dns"
 )
+
+var _ dnsserver.Zone = (*Signed)(nil)
 
 // servedZone is a dnsserver.Zone made of any records: the forged zone.
 type servedZone struct {
@@ -149,7 +152,7 @@ var (
 	kdigFlags  = regexp.MustCompile(`Flags: ([a-z ]+);`)
 )
 
-// kdig asks the resolver at port for name/typ with DO set.
+// kdig asks the server at 127.0.0.1:port for name/typ with DO (and RD) set.
 func kdig(t *testing.T, port int, name, typ string) kdigResult {
 	t.Helper()
 	bin := testtool.Path(t, "kdig")
@@ -187,7 +190,13 @@ func TestUnboundValidates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := startUnbound(t, serve(t, sz), ta)
+	auth := serve(t, sz)
+	_, authPort, _ := net.SplitHostPort(auth)
+	ap, _ := strconv.Atoi(authPort)
+	if r := kdig(t, ap, tld, "DS"); r.status != "NOERROR" || !strings.Contains(r.answer, "\tRRSIG\tDS 15 ") {
+		t.Errorf("DS of %s from the server: status %s, want NOERROR with an RRSIG:\n%s", tld, r.status, r.answer)
+	}
+	port := startUnbound(t, auth, ta)
 
 	if r := kdig(t, port, tld, "DS"); r.status != "NOERROR" || !r.ad || !strings.Contains(r.answer, "\tDS\t") {
 		t.Errorf("DS of %s: status %s, AD %v, want NOERROR with AD and the DS:\n%s", tld, r.status, r.ad, r.answer)
