@@ -160,6 +160,7 @@ func New(b Backend, o Options) http.Handler {
 	s.handle("GET", "/v1/zone/versions", s.zoneVersions)
 	s.handle("GET", "/healthz", s.healthz)
 	s.handle("GET", "/metrics", s.serveMetrics)
+	s.handle("GET", "/openapi.json", s.openapi)
 	return s
 }
 

@@ -30,6 +30,7 @@
 //	GET  /checkpoint, /tile/…, /proof/…, /entry/…   the log's own C2SP tlog-tiles handler
 //	GET  /healthz                      200 "ok" once the backend has committed a block, 503 before
 //	GET  /metrics                      Prometheus metrics (when Options.Metrics is set)
+//	GET  /openapi.json                 the OpenAPI 3 description of all of the above
 //
 // Invariants: every JSON answer about state carries "height" (the block
 // the state reflects) and "checkpoint" ({"size":N,"root":"base64"}, the log
