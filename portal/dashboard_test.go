@@ -1,0 +1,84 @@
+package portal
+
+import (
+	"encoding/json"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestGrafanaDashboard checks docs/grafana-dashboard.json: it parses, its
+// panels have unique ids and fit the 24-column grid, and every metric its
+// queries name is one that the node, the API or the monitor registers
+// (read from their source), or a Go runtime / process collector's.
+func TestGrafanaDashboard(t *testing.T) {
+	b, err := os.ReadFile("../docs/grafana-dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Title  string
+		Panels []struct {
+			ID      int
+			Type    string
+			Title   string
+			GridPos struct{ X, Y, W, H int }
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatalf("the dashboard is not JSON: %v", err)
+	}
+	known := map[string]bool{}
+	nameRE := regexp.MustCompile(`Name:\s*"(commonroot_[a-z_]+)"`)
+	for _, src := range []string{"../api/metrics.go", "../node/metrics.go", "../monitor/monitor.go"} {
+		s, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range nameRE.FindAllStringSubmatch(string(s), -1) {
+			known[m[1]] = true
+		}
+	}
+	if len(known) < 10 {
+		t.Fatalf("found only %d metric names in the sources: %v", len(known), known)
+	}
+	used := map[string]bool{}
+	ids := map[int]bool{}
+	metricRE := regexp.MustCompile(`\b(commonroot_[a-z_]+|go_[a-z_]+|process_[a-z_]+)`)
+	for _, p := range d.Panels {
+		if ids[p.ID] {
+			t.Errorf("panel id %d twice", p.ID)
+		}
+		ids[p.ID] = true
+		if p.GridPos.X+p.GridPos.W > 24 || p.GridPos.W <= 0 || p.GridPos.H <= 0 {
+			t.Errorf("panel %q: grid position %+v", p.Title, p.GridPos)
+		}
+		if p.Type != "row" && len(p.Targets) == 0 {
+			t.Errorf("panel %q has no query", p.Title)
+		}
+		for _, tg := range p.Targets {
+			for _, m := range metricRE.FindAllString(tg.Expr, -1) {
+				if strings.HasPrefix(m, "go_") || strings.HasPrefix(m, "process_") {
+					continue
+				}
+				base := m
+				for _, suf := range []string{"_bucket", "_sum", "_count"} {
+					if k := strings.TrimSuffix(m, suf); k != m && known[k] {
+						base = k
+					}
+				}
+				if !known[base] {
+					t.Errorf("panel %q queries %q, which nothing registers", p.Title, m)
+				}
+				used[base] = true
+			}
+		}
+	}
+	for k := range known {
+		if !used[k] {
+			t.Errorf("metric %q has no panel", k)
+		}
+	}
+}
