@@ -1,6 +1,7 @@
 package dnssec
 
 import (
+	"bytes"
 	"encoding/binary"
 	"strings"
 
@@ -99,7 +100,7 @@ func compareNames(a, b []byte) int {
 		}
 		la := a[as[i]+1 : as[i]+1+int(a[as[i]])]
 		lb := b[bs[j]+1 : bs[j]+1+int(b[bs[j]])]
-		if c := strings.Compare(string(la), string(lb)); c != 0 {
+		if c := bytes.Compare(la, lb); c != 0 {
 			return c
 		}
 	}
