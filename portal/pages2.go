@@ -240,6 +240,7 @@ type entryData struct {
 	Node       string
 	DNS        string
 	Proposal   uint64
+	HasNext    bool
 }
 
 func (s *server) logEntry(w http.ResponseWriter, r *http.Request) {
@@ -263,6 +264,7 @@ func (s *server) logEntry(w http.ResponseWriter, r *http.Request) {
 			return fmt.Errorf("portal: reading log entry %d: %v", at, err)
 		}
 		d.Row = summarize(at, e)
+		d.HasNext = at+1 < p.Stamp.Size
 		if isText(e) {
 			d.Raw = string(e)
 		} else {

@@ -2,16 +2,22 @@ package portal_test
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
 	"encoding/json"
+	"encoding/xml"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/net/html"
 
 	"github.com/commonroot/commonroot/action"
+	"github.com/commonroot/commonroot/constitution"
 	"github.com/commonroot/commonroot/setup"
 )
 
@@ -193,7 +199,8 @@ func TestPages(t *testing.T) {
 				t.Errorf("GET %s: stamp height %d size %d, older than the status before it (%d, %d)", tt.path, height, size, status.Height, status.LogSize)
 			}
 			stamp := fmt.Sprintf(`data-height="%d"`, height)
-			if !bytes.Contains(page, []byte(stamp)) || !bytes.Contains(page, []byte(h.Get("Commonroot-Log-Root"))) {
+			// html/template writes "+" as "&#43;": compare the text.
+			if !bytes.Contains(page, []byte(stamp)) || !strings.Contains(html.UnescapeString(string(page)), h.Get("Commonroot-Log-Root")) {
 				t.Errorf("GET %s: the page does not state the height %d and root %s of its headers", tt.path, height, h.Get("Commonroot-Log-Root"))
 			}
 		})
@@ -265,5 +272,110 @@ func TestHistory(t *testing.T) {
 	g := bytes.Index(page, []byte(`href="/ui/log/0"`))
 	if a < 0 || c < 0 || g < 0 || !(a < c && c < g) {
 		t.Errorf("fr. history: links to entries %d, %d and 0 at offsets %d, %d, %d; want all, newest first", idx[1], idx[0], a, c, g)
+	}
+}
+
+// TestRestrictionsExport imposes a restriction by vote and checks the
+// report: the page shows it with its votes, the CSV and JSON exports equal
+// /v1/restrictions at the same height, and the filters select.
+func TestRestrictionsExport(t *testing.T) {
+	d := fed(t)
+	ev := sha256.Sum256([]byte("court order 42"))
+	o := d.submit(t, setup.MemberKeyPath(d.dir, "alpha"), action.KindPropose, &action.Propose{Proposal: constitution.RestrictionImpose,
+		Rationale: "export test", TLD: "aaa.", LegalBasis: "court order 42 of the test court", Evidence: hex.EncodeToString(ev[:]), Duration: "24h0m0s"})
+	for _, m := range []string{"alpha", "bravo", "charlie"} {
+		d.vote(t, m, o.Proposal, "yes", m+" checked the order")
+	}
+	eventually(t, "the restriction is active", 30*time.Second, func() error {
+		_, _, b := get(t, d.base+"/ui/restrictions?status=active&tld=aaa")
+		return contains(b, "court order 42 of the test court")
+	})
+	_, _, page := get(t, d.base+"/ui/restrictions?status=active&tld=aaa")
+	if err := checkHTML(page); err != nil {
+		t.Error(err)
+	}
+	for _, w := range []string{"3 yes, 0 no", "charlie: yes", hex.EncodeToString(ev[:]), `href="/ui/restrictions.csv?status=active&amp;tld=aaa."`} {
+		if !bytes.Contains(page, []byte(w)) {
+			t.Errorf("restrictions page: no %q", w)
+		}
+	}
+	same := func(a, b string) {
+		t.Helper()
+		eventually(t, a+" equals "+b, 20*time.Second, func() error {
+			_, ha, ba := get(t, d.base+a)
+			_, hb, bb := get(t, d.base+b)
+			if ha.Get("Commonroot-Height") != hb.Get("Commonroot-Height") {
+				return fmt.Errorf("heights %s and %s", ha.Get("Commonroot-Height"), hb.Get("Commonroot-Height"))
+			}
+			if ha.Get("Content-Type") != hb.Get("Content-Type") {
+				t.Errorf("%s is %q, %s is %q", a, ha.Get("Content-Type"), b, hb.Get("Content-Type"))
+			}
+			if !bytes.Equal(ba, bb) {
+				t.Errorf("%s:\n%s\n%s:\n%s", a, ba, b, bb)
+			}
+			return nil
+		})
+	}
+	same("/ui/restrictions.csv", "/v1/restrictions?format=csv")
+	same("/ui/restrictions.json", "/v1/restrictions")
+	tests := []struct {
+		query string
+		rows  int
+	}{
+		{"?status=active&tld=aaa.", 1},
+		{"?tld=AAA", 1},
+		{"?q=TEST+COURT", 1},
+		{"?status=lifted", 0},
+		{"?tld=com.", 0},
+	}
+	for _, tt := range tests {
+		_, _, b := get(t, d.base+"/ui/restrictions.csv"+tt.query)
+		recs, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
+		if err != nil {
+			t.Fatalf("CSV%s: %v", tt.query, err)
+		}
+		if got := len(recs) - 1; got != tt.rows {
+			t.Errorf("CSV%s: %d rows, want %d", tt.query, got, tt.rows)
+		}
+		var j struct {
+			Restrictions []json.RawMessage `json:"restrictions"`
+		}
+		_, _, b = get(t, d.base+"/ui/restrictions.json"+tt.query)
+		if err := json.Unmarshal(b, &j); err != nil || len(j.Restrictions) != tt.rows {
+			t.Errorf("JSON%s: %d rows (%v), want %d", tt.query, len(j.Restrictions), err, tt.rows)
+		}
+	}
+	// The TLD's page lists it, and the feed announces the decision.
+	_, _, tp := get(t, d.base+"/ui/tlds/aaa.")
+	if err := contains(tp, "Restricted: not in the served zone"); err != nil {
+		t.Error(err)
+	}
+	var feed struct {
+		Entries []struct {
+			Title string `xml:"title"`
+			Link  struct {
+				Href string `xml:"href,attr"`
+			} `xml:"link"`
+		} `xml:"entry"`
+	}
+	code, h, fb := get(t, d.base+"/ui/feed.atom")
+	if code != 200 || h.Get("Content-Type") != "application/atom+xml; charset=utf-8" {
+		t.Fatalf("feed: %d %q", code, h.Get("Content-Type"))
+	}
+	if err := xml.Unmarshal(fb, &feed); err != nil {
+		t.Fatalf("feed: %v", err)
+	}
+	want := fmt.Sprintf("Proposal %d (restriction.impose) passed", o.Proposal)
+	found, zones := false, 0
+	for _, e := range feed.Entries {
+		if strings.HasPrefix(e.Title, want) && strings.HasSuffix(e.Link.Href, fmt.Sprintf("/ui/proposals/%d", o.Proposal)) {
+			found = true
+		}
+		if strings.HasPrefix(e.Title, "Zone version serial") {
+			zones++
+		}
+	}
+	if !found || zones == 0 {
+		t.Errorf("feed: %q found %v, %d zone versions, in %d entries", want, found, zones, len(feed.Entries))
 	}
 }
