@@ -66,6 +66,14 @@ func TestAdmitAndRemoveMember(t *testing.T) {
 	// echo votes on the next proposal through its own node.
 	o = submitAs(t, f, dir, "bravo", "bravo", action.KindPropose, &action.Propose{Proposal: constitution.MemberRemove, Rationale: "a test", Member: &action.Member{Name: "echo"}})
 	removal := o.Proposal
+	eventually(t, "echo's node has the proposal", 30*time.Second, func() error {
+		var ok bool
+		echo.App().View(func(s *registry.State) { _, ok = s.Proposal(removal) })
+		if !ok {
+			return fmt.Errorf("no proposal %d on echo's node yet", removal)
+		}
+		return nil
+	})
 	submitAs(t, f, dir, "echo", "echo", action.KindVote, &action.Vote{Proposal: removal, Vote: action.No, Rationale: "I'd rather stay"})
 	// echo cosigns checkpoints: its signature shows up in a served one.
 	ev, _ := note.NewVerifier(key)
