@@ -203,9 +203,9 @@ RESULTS=$WORK/results.tsv
 printf "zone\tserver\tqps_median\tqps_runs\tp50_us\tp99_us\trss_loaded_MiB\tpss_loaded_MiB\trss_after_MiB\tpss_after_MiB\taxfr_ms\taxfr_bytes\n" >"$RESULTS"
 SERVERS=(commonroot nsd knot)
 for zone in $ZONES; do
-	[[ -s $WORK/$zone ]] || [[ -s $WORK/$zone.zone ]] || { log "no $zone, skipped"; continue; }
 	file=$zone
-	[[ $zone == *.signed ]] || file=$zone.zone
+	[[ -s $WORK/$file ]] || file=$zone.zone
+	[[ -s $WORK/$file ]] || { log "no $zone, skipped"; continue; }
 	queries=$WORK/${zone%%.*}.queries
 	log "zone $file: starting the servers"
 	declare -A runs=() loaded=() lat=()
