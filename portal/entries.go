@@ -66,7 +66,7 @@ func summarize(i int64, e []byte) entryRow {
 		case "zone.version":
 			r.Summary = fmt.Sprintf("Zone version serial %d published, ZONEMD %s", ev.Serial, shortHex(ev.ZONEMD))
 		default:
-			r.Summary = ev.Event
+			r.Summary = fmt.Sprintf("Event %q", ev.Event)
 			if ev.Member != "" {
 				r.Summary += " by member " + ev.Member
 			}
