@@ -81,6 +81,19 @@ func eventually(t *testing.T, what string, timeout time.Duration, cond func() er
 	}
 }
 
+// allAt waits until every running node has committed height h.
+func allAt(t *testing.T, f *Federation, h int64) {
+	t.Helper()
+	eventually(t, fmt.Sprintf("every node at height %d", h), 30*time.Second, func() error {
+		for name, n := range f.Nodes {
+			if got, _ := n.App().Height(); got < h {
+				return fmt.Errorf("%s at height %d", name, got)
+			}
+		}
+		return nil
+	})
+}
+
 // sameAppHash waits until every running node has committed the same height
 // with the same app hash.
 func sameAppHash(t *testing.T, f *Federation) {
@@ -148,6 +161,7 @@ func TestFederation(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := o.Proposal
+	allAt(t, f, o.Height) // each member votes through its own node: let them all have the proposal
 	for _, m := range []string{"alpha", "bravo", "charlie"} {
 		k, _ := setup.LoadKey(setup.MemberKeyPath(dir, m))
 		vc := client.New(f.HTTP(m)) // each votes through its own node
