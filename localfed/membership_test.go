@@ -47,6 +47,7 @@ func TestAdmitAndRemoveMember(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := submitAs(t, f, dir, "alpha", "alpha", action.KindPropose, &action.Propose{Proposal: constitution.MemberAdmit, Rationale: "welcome", Member: &action.Member{Name: "echo", Key: key, Validator: val}})
+	allAt(t, f, o.Height)
 	for _, m := range []string{"alpha", "bravo", "charlie"} {
 		submitAs(t, f, dir, m, m, action.KindVote, &action.Vote{Proposal: o.Proposal, Vote: action.Yes})
 	}
@@ -89,6 +90,7 @@ func TestAdmitAndRemoveMember(t *testing.T) {
 		return nil
 	})
 	// Four of five vote yes: echo is removed and is a validator no more.
+	allAt(t, f, o.Height)
 	for _, m := range []string{"alpha", "bravo", "charlie", "delta"} {
 		submitAs(t, f, dir, m, m, action.KindVote, &action.Vote{Proposal: removal, Vote: action.Yes})
 	}
