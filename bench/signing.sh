@@ -28,18 +28,20 @@ secs() { awk -v ns="$1" 'BEGIN { printf "%.1f", ns / 1e9 }'; }
 	"$WORK/dnssec.test" -test.run '^$' -test.bench '^BenchmarkSign1M$' -test.benchtime 1x -test.benchmem) | tee go.txt
 go_ns=$(awk '/^BenchmarkSign1M/ { print $3 }' go.txt)
 go_s=$(secs "$go_ns")
+go_cpu=$(awk '/^BenchmarkSign1M/ { for (i = 1; i < NF; i++) if ($(i+1) == "cpu-s/op") printf "%.1f", $i }' go.txt)
 go_rss=$(( $(cat go.rss) / 1024 ))
 # The unsigned ZONEMD is left out for the other signers, which add their own.
 grep -v 'ZONEMD' synth.zone >synth.nozonemd
 echo "zone: $(wc -l <synth.nozonemd) records"
 
 # 2. ldns-signzone.
-ldns_s=- ldns_rss=-
+ldns_s=- ldns_rss=- ldns_cpu=-
 if [[ -z ${SKIP_LDNS:-} ]]; then
 	rm -f K.+015+*
 	key=$(ldns-keygen -a ED25519 -k .)
-	/usr/bin/time -f "%e %M" -o ldns.time ldns-signzone -z 1:1 -o . -f ldns.signed synth.nozonemd "$key"
-	read -r ldns_s ldns_rss <ldns.time
+	/usr/bin/time -f "%e %M %U %S" -o ldns.time ldns-signzone -z 1:1 -o . -f ldns.signed synth.nozonemd "$key"
+	read -r ldns_s ldns_rss u s <ldns.time
+	ldns_cpu=$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.1f", u + s }')
 	ldns_rss=$(( ldns_rss / 1024 ))
 fi
 
@@ -77,7 +79,7 @@ knot() {
 	CONF
 	local start end
 	start=$(date +%s.%N)
-	/usr/bin/time -f "%M" -o "$dir/rss" knotd -c "$dir/knot.conf" &
+	/usr/bin/time -f "%M %U %S" -o "$dir/rss" knotd -c "$dir/knot.conf" &
 	local pid=$!
 	until knotc -c "$dir/knot.conf" zone-status . 2>/dev/null | grep -q 'serial: [0-9]'; do
 		kill -0 $pid 2>/dev/null || { echo "knotd exited:"; cat "$dir/knot.log"; exit 1; }
@@ -92,23 +94,31 @@ knot() {
 	resign=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')
 	knotc -c "$dir/knot.conf" stop >/dev/null
 	wait $pid || true
-	echo "$load $resign $(( $(cat "$dir/rss") / 1024 ))"
+	local rss u s
+	read -r rss u s <"$dir/rss"
+	echo "$load $resign $(( rss / 1024 )) $(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.1f", u + s }')"
 }
-k1="- - -" k2="- - -"
+k1="- - - -" k2="- - - -"
 if [[ -z ${SKIP_KNOT:-} ]]; then
 	k1=$(knot 1)
 	k2=$(knot 2)
 fi
-read -r k1_load k1_resign k1_rss <<<"$k1"
-read -r k2_load k2_resign k2_rss <<<"$k2"
+read -r k1_load k1_resign k1_rss k1_cpu <<<"$k1"
+read -r k2_load k2_resign k2_rss k2_cpu <<<"$k2"
 
 ratio() { awk -v a="$1" -v b="$go_s" 'BEGIN { if (a == "-") print "-"; else printf "%.2f", a / b }'; }
 echo
-printf '%-44s %10s %10s %14s\n' signer "seconds" "peak MB" "÷ commonroot"
-printf '%-44s %10s %10s %14s\n' "commonroot dnssec (plan+sign+verify+ZONEMD)" "$go_s" "$go_rss" 1.00
-printf '%-44s %10s %10s %14s\n' "ldns-signzone (read+sign+write)" "$ldns_s" "$ldns_rss" "$(ratio "$ldns_s")"
-printf '%-44s %10s %10s %14s\n' "knotd, 1 worker: load+sign" "$k1_load" "$k1_rss" "$(ratio "$k1_load")"
-printf '%-44s %10s %10s %14s\n' "knotd, 1 worker: full re-sign" "$k1_resign" "" "$(ratio "$k1_resign")"
-printf '%-44s %10s %10s %14s\n' "knotd, 2 workers: load+sign" "$k2_load" "$k2_rss" "$(ratio "$k2_load")"
-printf '%-44s %10s %10s %14s\n' "knotd, 2 workers: full re-sign" "$k2_resign" "" "$(ratio "$k2_resign")"
-echo "(commonroot's peak RSS includes building the input and the unsigned zone; its time does not)"
+uptime
+f='%-44s %9s %9s %9s %13s\n'
+printf "$f" signer "wall s" "CPU s" "peak MB" "wall ÷ ours"
+printf "$f" "commonroot dnssec (plan+sign+verify+ZONEMD)" "$go_s" "$go_cpu" "$go_rss" 1.00
+printf "$f" "ldns-signzone (read+sign+write)" "$ldns_s" "$ldns_cpu" "$ldns_rss" "$(ratio "$ldns_s")"
+printf "$f" "knotd, 1 worker: load+sign" "$k1_load" "" "$k1_rss" "$(ratio "$k1_load")"
+printf "$f" "knotd, 1 worker: full re-sign" "$k1_resign" "" "" "$(ratio "$k1_resign")"
+printf "$f" "knotd, 1 worker: whole process" "" "$k1_cpu" "" ""
+printf "$f" "knotd, 2 workers: load+sign" "$k2_load" "" "$k2_rss" "$(ratio "$k2_load")"
+printf "$f" "knotd, 2 workers: full re-sign" "$k2_resign" "" "" "$(ratio "$k2_resign")"
+printf "$f" "knotd, 2 workers: whole process" "" "$k2_cpu" "" ""
+echo "commonroot: wall and CPU of signing only; peak RSS includes building the input and the"
+echo "unsigned zone. knotd CPU covers load, sign and re-sign. The load average above tells how"
+echo "much other work shared the machine."

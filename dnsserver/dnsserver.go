@@ -11,6 +11,15 @@
 // Publish sends NOTIFY (RFC 1996) to the configured secondaries. The server
 // is built on github.com/miekg/dns and is interoperable with NSD and Knot as
 // secondaries.
+//
+// ServeDNS is the reference path. On UDP, common queries (referrals,
+// authoritative answers, NODATA and NXDOMAIN, with or without DO) are
+// answered from wire-format templates that the reference path built on
+// their first use in the current version (see fast.go), read and written in
+// batches with recvmmsg/sendmmsg by one goroutine per processor, each on its
+// own SO_REUSEPORT socket; tests check that both paths give answers of the
+// same meaning. Response rate limiting (Config.RateLimit) may bound what
+// each client network receives over UDP.
 package dnsserver
 
 import (
