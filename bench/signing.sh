@@ -22,7 +22,10 @@ done
 
 secs() { awk -v ns="$1" 'BEGIN { printf "%.1f", ns / 1e9 }'; }
 
+load() { echo "load average before $1: $(cut -d' ' -f1-3 /proc/loadavg)"; }
+
 # 1. commonroot: the benchmark writes the unsigned zone it signs.
+load commonroot
 (cd "$ROOT" && go test -c -o "$WORK/dnssec.test" ./dnssec)
 (cd "$ROOT/dnssec" && DNSSEC_BENCH_ZONE="$WORK/synth.zone" /usr/bin/time -f "%M" -o "$WORK/go.rss" \
 	"$WORK/dnssec.test" -test.run '^$' -test.bench '^BenchmarkSign1M$' -test.benchtime 1x -test.benchmem) | tee go.txt
@@ -37,6 +40,7 @@ echo "zone: $(wc -l <synth.nozonemd) records"
 # 2. ldns-signzone.
 ldns_s=- ldns_rss=- ldns_cpu=-
 if [[ -z ${SKIP_LDNS:-} ]]; then
+	load ldns-signzone
 	rm -f K.+015+*
 	key=$(ldns-keygen -a ED25519 -k .)
 	/usr/bin/time -f "%e %M %U %S" -o ldns.time ldns-signzone -z 1:1 -o . -f ldns.signed synth.nozonemd "$key"
@@ -49,6 +53,7 @@ fi
 # full re-sign (knotc zone-sign, blocking).
 knot() {
 	local workers=$1 dir="$WORK/knot$1"
+	load "knotd ($workers workers)" >&2
 	rm -rf "$dir" && mkdir -p "$dir"
 	cat >"$dir/knot.conf" <<-CONF
 	server:
@@ -108,7 +113,6 @@ read -r k2_load k2_resign k2_rss k2_cpu <<<"$k2"
 
 ratio() { awk -v a="$1" -v b="$go_s" 'BEGIN { if (a == "-") print "-"; else printf "%.2f", a / b }'; }
 echo
-uptime
 f='%-44s %9s %9s %9s %13s\n'
 printf "$f" signer "wall s" "CPU s" "peak MB" "wall ÷ ours"
 printf "$f" "commonroot dnssec (plan+sign+verify+ZONEMD)" "$go_s" "$go_cpu" "$go_rss" 1.00
@@ -120,5 +124,5 @@ printf "$f" "knotd, 2 workers: load+sign" "$k2_load" "" "$k2_rss" "$(ratio "$k2_
 printf "$f" "knotd, 2 workers: full re-sign" "$k2_resign" "" "" "$(ratio "$k2_resign")"
 printf "$f" "knotd, 2 workers: whole process" "" "$k2_cpu" "" ""
 echo "commonroot: wall and CPU of signing only; peak RSS includes building the input and the"
-echo "unsigned zone. knotd CPU covers load, sign and re-sign. The load average above tells how"
+echo "unsigned zone. knotd CPU covers load, sign and re-sign. The load averages above tell how"
 echo "much other work shared the machine."
