@@ -94,6 +94,8 @@ type Server struct {
 
 	cur atomic.Pointer[version]
 
+	stats counters
+
 	rrl   *limiter         // nil: no rate limiting
 	clock func() time.Time // nil: time.Now
 
@@ -170,7 +172,7 @@ func (s *Server) Start() error {
 	}
 	s.addr = udp[0].LocalAddr().String()
 	s.udp = udp
-	s.tcp = &dns.Server{Listener: l, Handler: s, MsgAcceptFunc: acceptFunc}
+	s.tcp = &dns.Server{Listener: l, Handler: tcpHandler{s}, MsgAcceptFunc: acceptFunc}
 	started := make(chan struct{})
 	s.tcp.NotifyStartedFunc = func() { close(started) }
 	errc := make(chan error, 1)

@@ -200,11 +200,13 @@ func (s *Server) respond(v *version, req []byte, from, local *net.UDPAddr, out [
 	if s.rrl != nil {
 		switch s.rrl.allow(from.IP, now) {
 		case rrlDrop:
+			s.stats.dropped.Add(1)
 			return nil
 		case rrlSlip:
-			return slipped(resp)
+			resp = slipped(resp)
 		}
 	}
+	s.stats.response(false, resp)
 	return resp
 }
 

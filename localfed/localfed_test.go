@@ -190,7 +190,7 @@ func TestFederation(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		for _, want := range []string{"commonroot_height ", "commonroot_blocks_committed_total ", "commonroot_checkpoint_cosigners 4", `commonroot_actions_submitted_total{code="0",outcome="accepted"}`} {
+		for _, want := range []string{"commonroot_height ", "commonroot_blocks_committed_total ", "commonroot_checkpoint_cosigners 4", `commonroot_actions_submitted_total{code="0",outcome="accepted"}`, `commonroot_dns_responses_total{rcode="NOERROR",transport="tcp"}`} {
 			if !strings.Contains(string(b), want) {
 				return fmt.Errorf("/metrics has no %q", want)
 			}

@@ -1,11 +1,15 @@
 package node
 
 import (
+	"strconv"
+
+	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/commonroot/commonroot/api"
+	"github.com/commonroot/commonroot/dnsserver"
 )
 
 // metrics are the node's Prometheus metrics, served at /metrics: the API's
@@ -49,4 +53,37 @@ func (m *metrics) committed(c Commit, served []byte) {
 			m.cosigners.Set(float64(len(u.Note.UnverifiedSigs)))
 		}
 	}
+}
+
+// dnsCollector exports the DNS server's response counts at each scrape.
+type dnsCollector struct {
+	stats            func() dnsserver.Stats
+	responses, drops *prometheus.Desc
+}
+
+func newDNSCollector(stats func() dnsserver.Stats) *dnsCollector {
+	return &dnsCollector{
+		stats:     stats,
+		responses: prometheus.NewDesc("commonroot_dns_responses_total", "DNS responses sent, by transport and rcode.", []string{"transport", "rcode"}, nil),
+		drops:     prometheus.NewDesc("commonroot_dns_rrl_dropped_total", "UDP responses dropped by response rate limiting.", nil, nil),
+	}
+}
+
+func (c *dnsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.responses; ch <- c.drops }
+
+func (c *dnsCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.stats()
+	for rc := range st.UDP {
+		name := dns.RcodeToString[rc]
+		if name == "" {
+			name = strconv.Itoa(rc)
+		}
+		if st.UDP[rc] > 0 {
+			ch <- prometheus.MustNewConstMetric(c.responses, prometheus.CounterValue, float64(st.UDP[rc]), "udp", name)
+		}
+		if st.TCP[rc] > 0 {
+			ch <- prometheus.MustNewConstMetric(c.responses, prometheus.CounterValue, float64(st.TCP[rc]), "tcp", name)
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(c.drops, prometheus.CounterValue, float64(st.Dropped))
 }

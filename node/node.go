@@ -130,6 +130,7 @@ func Start(cfg Config) (*Node, error) {
 		app.Close()
 		return nil, fmt.Errorf("node: DNS on %s: %v", cfg.DNS, err)
 	}
+	n.metrics.reg.MustRegister(newDNSCollector(n.dns.Stats))
 	if z, h := app.Zone(); z != nil && h > 0 {
 		n.dns.Publish(z)
 	}

@@ -31,7 +31,7 @@ func TestGrafanaDashboard(t *testing.T) {
 		t.Fatalf("the dashboard is not JSON: %v", err)
 	}
 	known := map[string]bool{}
-	nameRE := regexp.MustCompile(`Name:\s*"(commonroot_[a-z_]+)"`)
+	nameRE := regexp.MustCompile(`(?:Name:\s*|NewDesc\()"(commonroot_[a-z_]+)"`)
 	for _, src := range []string{"../api/metrics.go", "../node/metrics.go", "../monitor/monitor.go"} {
 		s, err := os.ReadFile(src)
 		if err != nil {
