@@ -3,7 +3,7 @@
 # delegations (two in-bailiwick NS with A and AAAA glue each, a DS for one in
 # five) by commonroot's dnssec package (BenchmarkSign1M: plan, Ed25519 in
 # process on all cores, every signature verified, ZONEMD), ldns-signzone and
-# Knot's signer (knotd with automatic CSK, background-workers 1 and 2), all
+# Knot's signer (knotd with automatic CSK, signing-threads 1 and 2), all
 # with Ed25519 (algorithm 15), NSEC and a SHA-384 ZONEMD, in one run. It
 # prints the wall time and peak RSS of each and the ratios to commonroot.
 #
@@ -53,7 +53,7 @@ fi
 # full re-sign (knotc zone-sign, blocking).
 knot() {
 	local workers=$1 dir="$WORK/knot$1"
-	load "knotd ($workers workers)" >&2
+	load "knotd ($workers signing threads)" >&2
 	rm -rf "$dir" && mkdir -p "$dir"
 	cat >"$dir/knot.conf" <<-CONF
 	server:
@@ -69,6 +69,7 @@ knot() {
 	    algorithm: ed25519
 	    single-type-signing: on
 	    nsec3: off
+	    signing-threads: $workers
 	template:
 	  - id: default
 	    storage: "$dir"
@@ -117,12 +118,12 @@ f='%-44s %9s %9s %9s %13s\n'
 printf "$f" signer "wall s" "CPU s" "peak MB" "wall ÷ ours"
 printf "$f" "commonroot dnssec (plan+sign+verify+ZONEMD)" "$go_s" "$go_cpu" "$go_rss" 1.00
 printf "$f" "ldns-signzone (read+sign+write)" "$ldns_s" "$ldns_cpu" "$ldns_rss" "$(ratio "$ldns_s")"
-printf "$f" "knotd, 1 worker: load+sign" "$k1_load" "" "$k1_rss" "$(ratio "$k1_load")"
-printf "$f" "knotd, 1 worker: full re-sign" "$k1_resign" "" "" "$(ratio "$k1_resign")"
-printf "$f" "knotd, 1 worker: whole process" "" "$k1_cpu" "" ""
-printf "$f" "knotd, 2 workers: load+sign" "$k2_load" "" "$k2_rss" "$(ratio "$k2_load")"
-printf "$f" "knotd, 2 workers: full re-sign" "$k2_resign" "" "" "$(ratio "$k2_resign")"
-printf "$f" "knotd, 2 workers: whole process" "" "$k2_cpu" "" ""
+printf "$f" "knotd, 1 signing thread: load+sign" "$k1_load" "" "$k1_rss" "$(ratio "$k1_load")"
+printf "$f" "knotd, 1 signing thread: full re-sign" "$k1_resign" "" "" "$(ratio "$k1_resign")"
+printf "$f" "knotd, 1 signing thread: whole process" "" "$k1_cpu" "" ""
+printf "$f" "knotd, 2 signing threads: load+sign" "$k2_load" "" "$k2_rss" "$(ratio "$k2_load")"
+printf "$f" "knotd, 2 signing threads: full re-sign" "$k2_resign" "" "" "$(ratio "$k2_resign")"
+printf "$f" "knotd, 2 signing threads: whole process" "" "$k2_cpu" "" ""
 echo "commonroot: wall and CPU of signing only; peak RSS includes building the input and the"
 echo "unsigned zone. knotd CPU covers load, sign and re-sign. The load averages above tell how"
 echo "much other work shared the machine."
