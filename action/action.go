@@ -20,6 +20,7 @@ package action
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -43,6 +44,7 @@ const (
 	KindPropose  = "propose"
 	KindVote     = "vote"
 	KindRespond  = "respond"
+	KindDKG      = "dkg"
 )
 
 // Action is an action's content before signing.
@@ -54,7 +56,7 @@ type Action struct {
 	// refused in any block whose time is later.
 	Expires string `json:"expires"`
 	Kind    string `json:"kind"`
-	// Body is one of *Delegate, *Propose, *Vote or *Respond, matching Kind.
+	// Body is one of *Delegate, *Propose, *Vote, *Respond or *DKG, matching Kind.
 	Body any `json:"body"`
 }
 
@@ -112,6 +114,10 @@ type Propose struct {
 	Restriction uint64 `json:"restriction,omitempty"`
 	// Constitution is the complete amended constitution (constitution.amend).
 	Constitution json.RawMessage `json:"constitution,omitempty"`
+	// Threshold is the number of members whose nodes must cooperate to sign
+	// with the key a key.generate (or key.roll) makes: 2 or more, at most
+	// the number of members.
+	Threshold int `json:"threshold,omitempty"`
 }
 
 // Member identifies a member to admit or remove.
@@ -141,6 +147,37 @@ type Respond struct {
 	Restriction uint64 `json:"restriction"`
 	Text        string `json:"text"`
 }
+
+// DKG is a participant's message in a key-generation ceremony (see
+// registry's dkg.go for the protocol): Data holds, in standard base64, the
+// round's public payload as package threshold encodes it: a round-one
+// package ("commit"), the sealed shares for every other participant in
+// identifier order ("shares"), a complaint ("complaint") or the 32-byte
+// transcript hash ("confirm"). It never holds a key share.
+type DKG struct {
+	Ceremony uint64 `json:"ceremony"`
+	Attempt  int    `json:"attempt"`
+	Round    string `json:"round"`
+	Data     string `json:"data"`
+}
+
+// Rounds of a DKG action.
+const (
+	RoundCommit    = "commit"
+	RoundShares    = "shares"
+	RoundComplaint = "complaint"
+	RoundConfirm   = "confirm"
+)
+
+// Bytes returns Data decoded (Decode has checked that it decodes).
+func (d *DKG) Bytes() []byte {
+	b, _ := base64.StdEncoding.DecodeString(d.Data)
+	return b
+}
+
+// MaxThreshold bounds a key proposal's threshold (FROST identifiers are
+// 16-bit).
+const MaxThreshold = 65535
 
 // MaxText bounds free text (rationales, legal bases, responses).
 const MaxText = 8192
@@ -229,6 +266,8 @@ func Decode(msg []byte) (*Signed, error) {
 		a.Body = new(Vote)
 	case KindRespond:
 		a.Body = new(Respond)
+	case KindDKG:
+		a.Body = new(DKG)
 	default:
 		return nil, bad("unknown kind %q", trim(raw.Kind))
 	}
@@ -294,6 +333,8 @@ func (a Action) check() error {
 			return fmt.Errorf("action: vote %q must be yes, no or abstain", trim(b.Vote))
 		}
 		return checkText("rationale", b.Rationale)
+	case *DKG:
+		return b.check(a.Kind)
 	case *Respond:
 		if a.Kind != KindRespond {
 			return fmt.Errorf("action: kind %q with a respond body", a.Kind)
@@ -308,6 +349,28 @@ func (a Action) check() error {
 	default:
 		return fmt.Errorf("action: kind %q has no body of a known type", trim(a.Kind))
 	}
+}
+
+func (d *DKG) check(kind string) error {
+	if kind != KindDKG {
+		return fmt.Errorf("action: kind %q with a dkg body", kind)
+	}
+	if d.Ceremony == 0 {
+		return errors.New("action: dkg without a ceremony id")
+	}
+	if d.Attempt < 1 {
+		return fmt.Errorf("action: dkg attempt %d must be 1 or more", d.Attempt)
+	}
+	switch d.Round {
+	case RoundCommit, RoundShares, RoundComplaint, RoundConfirm:
+	default:
+		return fmt.Errorf("action: dkg round %q must be commit, shares, complaint or confirm", trim(d.Round))
+	}
+	b, err := base64.StdEncoding.DecodeString(d.Data)
+	if err != nil || len(b) == 0 || base64.StdEncoding.EncodeToString(b) != d.Data {
+		return fmt.Errorf("action: dkg data %q is not non-empty canonical standard base64", trim(d.Data))
+	}
+	return nil
 }
 
 func (d *Delegate) check(kind, want string) error {
@@ -345,6 +408,7 @@ func (p *Propose) check(kind string) error {
 		{"duration", p.Duration != ""},
 		{"restriction", p.Restriction != 0},
 		{"constitution", len(p.Constitution) != 0},
+		{"threshold", p.Threshold != 0},
 	}
 	required, optional := map[string][]string{
 		"tld.create":         {"tld", "operator"},
@@ -355,6 +419,8 @@ func (p *Propose) check(kind string) error {
 		"restriction.impose": {"tld", "legal_basis", "evidence", "duration"},
 		"restriction.lift":   {"restriction"},
 		"constitution.amend": {"constitution"},
+		"key.generate":       {"threshold"},
+		"key.roll":           {"threshold"},
 	}, map[string][]string{"tld.create": {"delegation"}}
 	req, ok := required[p.Proposal]
 	if !ok {
@@ -383,6 +449,9 @@ func (p *Propose) check(kind string) error {
 		if err != nil || d <= 0 {
 			return fmt.Errorf("action: duration %q is not a positive Go duration like 720h", trim(p.Duration))
 		}
+	}
+	if p.Threshold != 0 && (p.Threshold < 2 || p.Threshold > MaxThreshold) {
+		return fmt.Errorf("action: threshold %d is outside 2..%d", p.Threshold, MaxThreshold)
 	}
 	if p.Evidence != "" && !isHex(p.Evidence, 64) {
 		return fmt.Errorf("action: evidence %q must be a SHA-256 digest in 64 lower-case hex digits", trim(p.Evidence))

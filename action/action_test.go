@@ -95,6 +95,15 @@ func TestDecodeRefuses(t *testing.T) {
 		{"proposal missing field", sign(line(`"kind":"propose","body":{"proposal":"restriction.impose","rationale":"r","tld":"x.","evidence":"` + strings.Repeat("a", 64) + `","duration":"24h"}`)), "needs legal_basis"},
 		{"bad evidence", sign(line(`"kind":"propose","body":{"proposal":"restriction.impose","rationale":"r","tld":"x.","legal_basis":"b","evidence":"abc","duration":"24h"}`)), "evidence \"abc\""},
 		{"negative duration", sign(line(`"kind":"propose","body":{"proposal":"restriction.impose","rationale":"r","tld":"x.","legal_basis":"b","evidence":"` + strings.Repeat("a", 64) + `","duration":"-24h"}`)), "duration \"-24h\""},
+		{"dkg without ceremony", sign(line(`"kind":"dkg","body":{"ceremony":0,"attempt":1,"round":"commit","data":"AAAA"}`)), "dkg without a ceremony id"},
+		{"dkg attempt 0", sign(line(`"kind":"dkg","body":{"ceremony":1,"attempt":0,"round":"commit","data":"AAAA"}`)), "dkg attempt 0 must be 1 or more"},
+		{"dkg unknown round", sign(line(`"kind":"dkg","body":{"ceremony":1,"attempt":1,"round":"reveal","data":"AAAA"}`)), `dkg round "reveal"`},
+		{"dkg empty data", sign(line(`"kind":"dkg","body":{"ceremony":1,"attempt":1,"round":"commit","data":""}`)), "not non-empty canonical standard base64"},
+		{"dkg url base64", sign(line(`"kind":"dkg","body":{"ceremony":1,"attempt":1,"round":"commit","data":"-_-_"}`)), "not non-empty canonical standard base64"},
+		{"dkg non-canonical base64", sign(line(`"kind":"dkg","body":{"ceremony":1,"attempt":1,"round":"commit","data":"AB=="}`)), "not non-empty canonical standard base64"},
+		{"key.generate without threshold", sign(line(`"kind":"propose","body":{"proposal":"key.generate","rationale":"r"}`)), "a key.generate proposal needs threshold"},
+		{"key.generate threshold 1", sign(line(`"kind":"propose","body":{"proposal":"key.generate","rationale":"r","threshold":1}`)), "threshold 1 is outside 2..65535"},
+		{"threshold on another kind", sign(line(`"kind":"propose","body":{"proposal":"tld.delete","rationale":"r","tld":"x.","threshold":3}`)), "a tld.delete proposal takes no threshold"},
 		{"invalid UTF-8", append(sign(line(`"kind":"vote","body":{"proposal":1,"vote":"yes"}`)), 0xff), "not valid UTF-8"},
 	}
 	for _, tt := range tests {
@@ -110,6 +119,26 @@ func TestDecodeRefuses(t *testing.T) {
 				t.Errorf("error = %q\nwant it to contain %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestDKGRoundTrip(t *testing.T) {
+	s, vkey := newKey(t, "alpha")
+	want := &DKG{Ceremony: 7, Attempt: 2, Round: RoundShares, Data: "AAECAw=="}
+	msg, err := Sign(Action{Origin: "o", Signer: "alpha", Seq: 1, Expires: "2026-11-24T10:00:00Z", Kind: KindDKG, Body: want}, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Decode(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := got.Verify(vkey); err != nil {
+		t.Fatal(err)
+	}
+	d, ok := got.Body.(*DKG)
+	if !ok || *d != *want || string(d.Bytes()) != "\x00\x01\x02\x03" {
+		t.Errorf("decoded %+v (%x), want %+v", got.Body, d.Bytes(), want)
 	}
 }
 
@@ -134,6 +163,8 @@ func FuzzDecode(f *testing.F) {
 	for _, a := range []Action{vote("alpha"),
 		{Origin: "o", Signer: "alpha", Seq: 2, Expires: "2026-11-24T10:00:00Z", Kind: KindDelegate, Body: &Delegate{TLD: "aa.", NS: []string{"ns1.aa.", "ns2.aa."}, Glue: []Glue{{Host: "ns1.aa.", Addrs: []string{"192.0.2.1"}}}}},
 		{Origin: "o", Signer: "alpha", Seq: 3, Expires: "2026-11-24T10:00:00Z", Kind: KindRespond, Body: &Respond{Restriction: 1, Text: "we disagree"}},
+		{Origin: "o", Signer: "alpha", Seq: 4, Expires: "2026-11-24T10:00:00Z", Kind: KindDKG, Body: &DKG{Ceremony: 1, Attempt: 2, Round: RoundConfirm, Data: "3q2+7w=="}},
+		{Origin: "o", Signer: "alpha", Seq: 5, Expires: "2026-11-24T10:00:00Z", Kind: KindPropose, Body: &Propose{Proposal: "key.generate", Rationale: "sign", Threshold: 3}},
 	} {
 		msg, err := Sign(a, s)
 		if err != nil {

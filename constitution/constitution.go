@@ -39,10 +39,15 @@ const (
 	RestrictionImpose = "restriction.impose"
 	RestrictionLift   = "restriction.lift"
 	ConstitutionAmend = "constitution.amend"
+	// KeyGenerate runs a distributed key generation among the members for
+	// the zone's signing key; KeyRoll (reserved: refused until rollover is
+	// built) would replace an existing key the same way.
+	KeyGenerate = "key.generate"
+	KeyRoll     = "key.roll"
 )
 
 // Kinds lists every proposal kind, sorted.
-var Kinds = []string{ConstitutionAmend, MemberAdmit, MemberRemove, RestrictionImpose, RestrictionLift, TLDCreate, TLDDelete, TLDTransfer}
+var Kinds = []string{ConstitutionAmend, KeyGenerate, KeyRoll, MemberAdmit, MemberRemove, RestrictionImpose, RestrictionLift, TLDCreate, TLDDelete, TLDTransfer}
 
 // MaxSize bounds a constitution document; it travels in the CometBFT genesis.
 const MaxSize = 16 << 20

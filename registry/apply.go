@@ -172,6 +172,7 @@ func (s *State) Apply(height int64, t time.Time, logSize int64, txs [][]byte) *O
 	for _, tx := range txs {
 		out.Results = append(out.Results, s.applyTx(tx, out))
 	}
+	s.dkgDeadlines(out)
 	s.closeProposals(out)
 	s.lapseRestrictions(out)
 	out.ChangedTLDs = sortedKeys(out.tlds)
@@ -243,6 +244,8 @@ func (s *State) rules(a *action.Signed, index int64, out *Output) (func(), error
 		return s.vote(a, b, index)
 	case *action.Respond:
 		return s.respond(a, b, index)
+	case *action.DKG:
+		return s.dkg(a, b, index, out)
 	}
 	return nil, reject(CodeMalformed, "unknown action kind %q", a.Kind)
 }
@@ -321,6 +324,15 @@ type Event struct {
 	Member       string `json:"member,omitempty"`
 	// Evidence holds signed notes that prove a member's misbehaviour.
 	Evidence []string `json:"evidence,omitempty"`
+	// Ceremony, Attempt, Threshold and Participants describe a key
+	// ceremony's events (dkg.attempt, dkg.excluded, key.generated,
+	// key.failed); GroupKey and VerificationShares (base64) the key made.
+	Ceremony           uint64   `json:"ceremony,omitempty"`
+	Attempt            int      `json:"attempt,omitempty"`
+	Threshold          int      `json:"threshold,omitempty"`
+	Participants       []string `json:"participants,omitempty"`
+	GroupKey           string   `json:"group_key,omitempty"`
+	VerificationShares []string `json:"verification_shares,omitempty"`
 }
 
 // Tally counts the votes of a closed proposal.
@@ -478,6 +490,7 @@ func empty(c *constitution.Constitution) *State {
 		proposals:    map[uint64]*Proposal{},
 		restrictions: map[uint64]*Restriction{},
 		evidence:     map[string]string{},
+		ceremonies:   map[uint64]*Ceremony{},
 		signers:      map[string]string{},
 		hostUsers:    map[string]map[string]bool{},
 		elems:        map[string][32]byte{},
@@ -539,6 +552,13 @@ func Load(kvs func(yield func(key string, value []byte) error) error) (*State, e
 			r := new(Restriction)
 			err = json.Unmarshal(v, r)
 			s.restrictions[r.ID] = r
+		case hasPrefix(k, prefixCeremony):
+			c := new(Ceremony)
+			err = json.Unmarshal(v, c)
+			s.ceremonies[c.ID] = c
+		case k == keyZoneKey:
+			s.zoneKey = new(ZoneKey)
+			err = json.Unmarshal(v, s.zoneKey)
 		default:
 			err = errors.New("unknown key")
 		}

@@ -155,6 +155,8 @@ func (s *State) checkProposal(p *action.Propose) error {
 				return fmt.Errorf("an amendment may not change member %q", m.Name)
 			}
 		}
+	case constitution.KeyGenerate, constitution.KeyRoll:
+		return s.checkKeyProposal(p)
 	default:
 		return fmt.Errorf("unknown proposal kind %q", trim(p.Proposal))
 	}
@@ -382,6 +384,8 @@ func (s *State) execute(p *Proposal, args *action.Propose, out *Output) {
 			out.changedHost(h.Name)
 		}
 		out.changedTLD(n.Apex)
+	case constitution.KeyGenerate:
+		s.openCeremony(p, args, out)
 	}
 }
 

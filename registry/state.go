@@ -154,6 +154,8 @@ type State struct {
 	proposals    map[uint64]*Proposal
 	restrictions map[uint64]*Restriction
 	evidence     map[string]string // SHA-256 of a judged evidence note → the member it names
+	ceremonies   map[uint64]*Ceremony
+	zoneKey      *ZoneKey // nil until a ceremony made one
 	meta         meta
 
 	// signers maps an operator key name to its verifier key; derived from tlds.
@@ -330,6 +332,16 @@ func (s *State) encode(key string) []byte {
 		fmt.Sscanf(key[len(prefixRestriction):], "%x", &id)
 		if r, ok := s.restrictions[id]; ok {
 			v = r
+		}
+	case strings.HasPrefix(key, prefixCeremony):
+		var id uint64
+		fmt.Sscanf(key[len(prefixCeremony):], "%x", &id)
+		if c, ok := s.ceremonies[id]; ok {
+			v = c
+		}
+	case key == keyZoneKey:
+		if s.zoneKey != nil {
+			v = s.zoneKey
 		}
 	default:
 		panic("registry: unknown state key " + key)
