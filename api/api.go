@@ -158,6 +158,7 @@ func New(b Backend, o Options) http.Handler {
 	s.handle("GET", "/v1/log/entries/{}", s.entry)
 	s.handle("GET", "/v1/zone", s.zone)
 	s.handle("GET", "/v1/zone/versions", s.zoneVersions)
+	s.handle("GET", "/v1/keys", s.keys)
 	s.handle("GET", "/healthz", s.healthz)
 	s.handle("GET", "/metrics", s.serveMetrics)
 	s.handle("GET", "/openapi.json", s.openapi)

@@ -27,6 +27,8 @@
 //	GET  /v1/log/entries/{index}       a decoded log entry, its leaf hash and inclusion proof
 //	GET  /v1/zone                      the zone's master file (text/dns)
 //	GET  /v1/zone/versions             serial and ZONEMD of the kept zone versions
+//	GET  /v1/keys                      the zone key (group key, DNSKEY, DS, trust anchor, verification shares)
+//	                                   and every key-generation ceremony (status, round, participants, excluded)
 //	GET  /checkpoint, /tile/…, /proof/…, /entry/…   the log's own C2SP tlog-tiles handler
 //	GET  /healthz                      200 "ok" once the backend has committed a block, 503 before
 //	GET  /metrics                      Prometheus metrics (when Options.Metrics is set)

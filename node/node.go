@@ -72,6 +72,7 @@ type Node struct {
 	hl   net.Listener
 
 	metrics *metrics
+	keys    keyholder // this member's part in key ceremonies (keyholder.go)
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -182,6 +183,7 @@ func (n *Node) committed(c Commit) {
 	if _, err := n.app.Log().Sign(n.cfg.Key); err != nil {
 		n.cfg.Logger.Error("signing checkpoint", "size", c.LogSize, "err", err)
 	}
+	n.holdKeys()
 	members := 0
 	n.app.View(func(s *registry.State) { members = len(s.Members()) })
 	n.app.Log().SetServeQuorum(quorum(members))
