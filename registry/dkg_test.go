@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -24,7 +25,7 @@ import (
 // block goes through run.block, which records it, so that a second replica
 // can replay the same chain.
 type ceremonyRun struct {
-	t       *testing.T
+	t       testing.TB
 	f       *fed
 	id      uint64
 	secrets map[string]*threshold.DKGSecret // this attempt's
@@ -61,7 +62,7 @@ func (r *ceremonyRun) accept(tx []byte) *Output {
 
 // startCeremony proposes key.generate with threshold t and votes it
 // through (alpha, beta and gamma: three of four decide early).
-func startCeremony(t *testing.T, th int) *ceremonyRun {
+func startCeremony(t testing.TB, th int) *ceremonyRun {
 	r := &ceremonyRun{t: t, f: newFed(t), secrets: map[string]*threshold.DKGSecret{}, shares: map[string]*threshold.KeyShare{}}
 	out := r.accept(r.f.act("alpha", action.KindPropose, &action.Propose{Proposal: constitution.KeyGenerate, Rationale: "sign the zone", Threshold: th}))
 	r.id = out.Results[0].Proposal
@@ -632,4 +633,116 @@ func TestDKGReplicas(t *testing.T) {
 	if !ok || a.GroupKey != b.GroupKey || !slices.Equal(a.VerificationShares, b.VerificationShares) || len(loaded.Ceremonies()) != 2 {
 		t.Fatalf("loaded zone key %+v, want %+v", b, a)
 	}
+}
+
+// FuzzDKGAction applies arbitrary dkg payloads, in any round, by any
+// member, to a ceremony in its commit round and to one in its confirm
+// round: nothing panics, a rejected action writes nothing but the block's
+// meta, and an accepted one leaves a state that loads to the same digest.
+func FuzzDKGAction(f *testing.F) {
+	members := []string{"alpha", "beta", "delta", "gamma"}
+	rounds := []string{action.RoundCommit, action.RoundShares, action.RoundComplaint, action.RoundConfirm}
+	type stage struct {
+		r      *ceremonyRun
+		stored map[string][]byte
+	}
+	var stages []stage
+	snapshot := func(r *ceremonyRun) {
+		stored := map[string][]byte{}
+		for _, w := range r.f.s.TakeWrites() {
+			stored[w.Key] = w.Value
+		}
+		stages = append(stages, stage{r, stored})
+	}
+	// Stage 0: the commit round, alpha committed; its package and a
+	// second one are seeds.
+	r0 := startCeremony(f, 3)
+	r0.commit("alpha")
+	c0 := r0.cer()
+	_, beta, err := threshold.DKGRound1(rand.Reader, c0.Params(r0.f.c.Origin), 2)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(uint8(0), uint8(1), uint8(0), beta.Encode())
+	alphaPkg, _ := base64.StdEncoding.DecodeString(c0.Commits[0])
+	f.Add(uint8(0), uint8(0), uint8(0), alphaPkg)
+	snapshot(r0)
+	// Stage 1: the confirm round after beta sent gamma a bad share.
+	r1 := startCeremony(f, 3)
+	r1.commit()
+	r1.sendShares(func(from string, ss []*threshold.SealedShare) {
+		if from == "beta" {
+			ss[2].Ciphertext[0] ^= 1
+		}
+	})
+	r1.finish("alpha")
+	_, comp := r1.finish("gamma")
+	c1 := r1.cer()
+	h, err := threshold.TranscriptHash(c1.Params(r1.f.c.Origin), r1.packages())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(uint8(1), uint8(3), uint8(2), comp.Encode())
+	f.Add(uint8(1), uint8(1), uint8(3), h[:])
+	f.Add(uint8(1), uint8(2), uint8(1), encodeSealed(c1.SealedFrom(3)))
+	snapshot(r1)
+
+	f.Fuzz(func(t *testing.T, st, signer, round uint8, data []byte) {
+		if len(data) == 0 {
+			return // the action package refuses empty data
+		}
+		sg := stages[int(st)%len(stages)]
+		s, err := Load(func(yield func(string, []byte) error) error {
+			for k, v := range sg.stored {
+				if err := yield(k, v); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _ := s.Ceremony(sg.r.id)
+		name := members[int(signer)%len(members)]
+		msg, err := action.Sign(action.Action{Origin: s.Constitution().Origin, Signer: name, Seq: s.NextSeq(name),
+			Expires: s.Time().Add(time.Hour).Format(time.RFC3339), Kind: action.KindDKG,
+			Body: &action.DKG{Ceremony: c.ID, Attempt: c.Attempt, Round: rounds[int(round)%len(rounds)], Data: base64.StdEncoding.EncodeToString(data)}},
+			sg.r.f.signers[name])
+		if err != nil {
+			return // too large for an action
+		}
+		out := s.Apply(s.Height()+1, s.Time().Add(time.Second), 100, [][]byte{msg})
+		writes := s.TakeWrites()
+		if out.Results[0].Code != OK {
+			for _, w := range writes {
+				if w.Key != keyMeta {
+					t.Fatalf("rejected (%s) but wrote %q", out.Results[0].Reason, w.Key)
+				}
+			}
+			return
+		}
+		stored := maps.Clone(sg.stored)
+		for _, w := range writes {
+			if w.Value == nil {
+				delete(stored, w.Key)
+			} else {
+				stored[w.Key] = w.Value
+			}
+		}
+		loaded, err := Load(func(yield func(string, []byte) error) error {
+			for k, v := range stored {
+				if err := yield(k, v); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if loaded.Digest() != s.Digest() {
+			t.Fatal("an accepted dkg action left a state that does not load to the same digest")
+		}
+	})
 }
