@@ -1,7 +1,6 @@
 package dnssec
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"fmt"
@@ -202,21 +201,4 @@ func (s *Signed) Records() []dns.RR {
 
 // WriteTo writes the signed zone as a master file, one record per line with
 // fully qualified names, in the order of Records.
-func (s *Signed) WriteTo(w io.Writer) (int64, error) {
-	bw := bufio.NewWriterSize(w, 64<<10)
-	var n int64
-	var err error
-	for rr := range s.All {
-		var k int
-		k, err = bw.WriteString(rr.String())
-		n += int64(k)
-		if err != nil {
-			return n, err
-		}
-		if err = bw.WriteByte('\n'); err != nil {
-			return n, err
-		}
-		n++
-	}
-	return n, bw.Flush()
-}
+func (s *Signed) WriteTo(w io.Writer) (int64, error) { return zone.WriteRecords(w, s.All) }

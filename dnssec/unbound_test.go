@@ -47,26 +47,6 @@ func serve(t *testing.T, z dnsserver.Zone) string {
 	return s.Addr()
 }
 
-// freePort returns a port free on 127.0.0.1 for both UDP and TCP.
-func freePort(t *testing.T) int {
-	t.Helper()
-	for range 20 {
-		u, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := u.LocalAddr().(*net.UDPAddr).Port
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		u.Close()
-		if err == nil {
-			l.Close()
-			return port
-		}
-	}
-	t.Fatal("no free port for UDP and TCP on 127.0.0.1")
-	return 0
-}
-
 // startUnbound runs a validating unbound on 127.0.0.1 whose only source is
 // the root server at authAddr (a stub for "." and root hints naming only
 // 127.0.0.1) and whose trust anchor is trustAnchor. It returns the port.
@@ -78,7 +58,7 @@ func startUnbound(t *testing.T, authAddr, trustAnchor string) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port := testtool.FreePort(t)
 	conf := fmt.Sprintf(`server:
 	interface: 127.0.0.1
 	port: %d

@@ -3,7 +3,6 @@ package dnsserver
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,26 +15,6 @@ import (
 	"github.com/commonroot/commonroot/internal/testtool"
 	"github.com/miekg/dns"
 )
-
-// freePort returns a port free on 127.0.0.1 for both UDP and TCP.
-func freePort(t *testing.T) int {
-	t.Helper()
-	for range 20 {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := pc.LocalAddr().(*net.UDPAddr).Port
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		pc.Close()
-		if err == nil {
-			l.Close()
-			return port
-		}
-	}
-	t.Fatal("no free port for UDP and TCP")
-	return 0
-}
 
 // lockedBuffer collects a child's output.
 type lockedBuffer struct {
@@ -110,7 +89,7 @@ func waitFor(t *testing.T, addr, what, qname string, qtype uint16, check func(*d
 func testSecondary(t *testing.T, start func(t *testing.T, dir string, primary, port int)) {
 	vs := rootVersions(t)
 	v1, v2 := vs[0], vs[1]
-	port := freePort(t)
+	port := testtool.FreePort(t)
 	secondary := fmt.Sprintf("127.0.0.1:%d", port)
 	s := newTestServer(t, Config{AllowTransfer: allowTest, Notify: []string{secondary}}, v1)
 	if err := s.Start(); err != nil {

@@ -25,7 +25,7 @@ import (
 // through consensus it is notified and serves the new delegation.
 func TestSecondaryFollowsNode(t *testing.T) {
 	nsd := testtool.Path(t, "nsd")
-	nsdPort := freeUDPAndTCPPort(t)
+	nsdPort := testtool.FreePort(t)
 	dir := t.TempDir()
 	if _, err := CreateDev(dir, 4); err != nil {
 		t.Fatal(err)
@@ -122,24 +122,4 @@ zone:
 		}
 		return nil
 	})
-}
-
-// freeUDPAndTCPPort finds a loopback port free for both UDP and TCP.
-func freeUDPAndTCPPort(t *testing.T) int {
-	t.Helper()
-	for i := 0; i < 20; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		l.Close()
-		if err == nil {
-			u.Close()
-			return port
-		}
-	}
-	t.Fatal("no free port for UDP and TCP")
-	return 0
 }

@@ -15,11 +15,15 @@ import (
 // WriteTo writes the zone as a master file (RFC 1035 §5): no $ORIGIN or
 // $TTL, one record per line with fully qualified names, in the order of
 // Records (SOA first). Its output reads back with Import to the same zone.
-func (z *Zone) WriteTo(w io.Writer) (int64, error) {
+func (z *Zone) WriteTo(w io.Writer) (int64, error) { return WriteRecords(w, z.All) }
+
+// WriteRecords writes the records all yields as a master file, one record
+// per line with fully qualified names, in the order given.
+func WriteRecords(w io.Writer, all func(yield func(dns.RR) bool)) (int64, error) {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	var n int64
 	var err error
-	for rr := range z.All {
+	for rr := range all {
 		var k int
 		k, err = bw.WriteString(rr.String())
 		n += int64(k)

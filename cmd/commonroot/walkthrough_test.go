@@ -39,7 +39,7 @@ func TestWalkthrough(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	dnsAddr, httpAddr := freeAddr(t, true), freeAddr(t, false)
+	dnsAddr, httpAddr := testtool.FreeAddr(t), testtool.FreeAddr(t)
 	_, dnsPort, _ := net.SplitHostPort(dnsAddr)
 	devArgs := []string{"dev", "--dir", "commonroot-dev", "--dns", dnsAddr, "--http", httpAddr}
 	dev := startDev(t, work, bin, devArgs)
@@ -238,31 +238,6 @@ func goTool() string {
 		}
 	}
 	return "go"
-}
-
-// freeAddr returns a loopback address with a free TCP port (and, for DNS,
-// the same UDP port free too).
-func freeAddr(t *testing.T, udp bool) string {
-	t.Helper()
-	for i := 0; i < 20; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := l.Addr().String()
-		if udp {
-			u, err := net.ListenPacket("udp", addr)
-			if err != nil {
-				l.Close()
-				continue
-			}
-			u.Close()
-		}
-		l.Close()
-		return addr
-	}
-	t.Fatal("no free port")
-	return ""
 }
 
 // devProcess is a running `commonroot dev`.

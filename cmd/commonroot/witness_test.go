@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/commonroot/commonroot/dnsserver"
+	"github.com/commonroot/commonroot/internal/testtool"
 	"github.com/commonroot/commonroot/localfed"
 	"github.com/commonroot/commonroot/setup"
 	"github.com/commonroot/commonroot/zone"
@@ -57,7 +58,7 @@ func TestWitnessAndMonitorCommands(t *testing.T) {
 	for _, m := range c.Members {
 		keys = append(keys, m.Key)
 	}
-	waddr := freeAddr(t, false)
+	waddr := testtool.FreeAddr(t)
 	serve := exec.Command(bin, "witness", "serve", "--key", filepath.Join(work, "w.key"), "--addr", waddr,
 		"--state", filepath.Join(work, "wstate"), "--log", c.Origin+"="+strings.Join(keys, ",")+":3")
 	var wlog syncBuffer

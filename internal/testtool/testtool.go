@@ -9,6 +9,8 @@
 package testtool
 
 import (
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"testing"
@@ -33,4 +35,32 @@ func Path(t testing.TB, name string) string {
 	}
 	t.Fatalf("%s not installed: run `make test`, which installs the Debian packages the tests use", name)
 	return ""
+}
+
+// FreePort returns a port on 127.0.0.1 that is free for both TCP and UDP
+// (a DNS server needs both). Another process may still take it before the
+// caller binds it; tests bind it at once.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	for range 20 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
+		l.Close()
+		if err == nil {
+			u.Close()
+			return port
+		}
+	}
+	t.Fatal("no port free for both TCP and UDP on 127.0.0.1")
+	return 0
+}
+
+// FreeAddr is FreePort as "127.0.0.1:PORT".
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	return fmt.Sprintf("127.0.0.1:%d", FreePort(t))
 }
