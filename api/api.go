@@ -356,10 +356,10 @@ func fail(code int, format string, args ...any) error {
 
 var errNoState = fail(http.StatusServiceUnavailable, "the node has no state yet")
 
-// logTree reads a consistent (size, root) of l: the size before and after
+// LogTree reads a consistent (size, root) of l: the size before and after
 // reading the root must agree (the tree only grows, so equal sizes mean the
 // root is that size's).
-func logTree(l Log) (int64, tlog.Hash, error) {
+func LogTree(l Log) (int64, tlog.Hash, error) {
 	for range 8 {
 		n := l.Size()
 		h, err := l.Root()
@@ -406,7 +406,7 @@ func (s *server) read(w http.ResponseWriter, f func(st *registry.State, stamp St
 func (s *server) stamp(st *registry.State) (Stamp, error) {
 	stamp := Stamp{Height: st.Height()}
 	if l := s.b.Log(); !isNil(l) {
-		n, h, err := logTree(l)
+		n, h, err := LogTree(l)
 		if err != nil {
 			return stamp, err
 		}

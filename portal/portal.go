@@ -36,8 +36,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/mod/sumdb/tlog"
-
 	"github.com/commonroot/commonroot/api"
 	"github.com/commonroot/commonroot/constitution"
 	"github.com/commonroot/commonroot/registry"
@@ -232,21 +230,6 @@ func isNil(v any) bool {
 	return false
 }
 
-// logTree reads a consistent (size, root) of l, as the API does.
-func logTree(l api.Log) (int64, tlog.Hash, error) {
-	for range 8 {
-		n := l.Size()
-		h, err := l.Root()
-		if err != nil {
-			return 0, tlog.Hash{}, fmt.Errorf("portal: reading the log root: %v", err)
-		}
-		if l.Size() == n {
-			return n, h, nil
-		}
-	}
-	return 0, tlog.Hash{}, errors.New("portal: the log grew while its root was read, 8 times")
-}
-
 // view runs f under the backend's read lock with the state, the stamp of
 // what it reflects and the index brought up to exactly that log size
 // (f must copy what it keeps: the page is rendered after the lock is
@@ -275,7 +258,7 @@ func (s *server) view(f func(st *registry.State, x *index, p *page) error) (*pag
 		s.idx.mu.Lock()
 		defer s.idx.mu.Unlock()
 		if !isNil(l) {
-			n, h, e := logTree(l)
+			n, h, e := api.LogTree(l)
 			if e != nil {
 				err = e
 				return
