@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -179,6 +180,72 @@ func TestKeyGenerationByVote(t *testing.T) {
 	}
 	if keys.ZoneKey.DS == "" || keys.ZoneKey.TrustAnchor == "" {
 		t.Errorf("/v1/keys has no DS: %+v", keys.ZoneKey)
+	}
+	sameAppHash(t, f)
+}
+
+// TestKeyGenerationExcludesBadShare: bravo's node sends a sealed share its
+// recipient cannot open; the recipient's node complains, the federation
+// judges the complaint, excludes bravo (logged, with the reason) and the
+// other three make the key without it.
+func TestKeyGenerationExcludesBadShare(t *testing.T) {
+	f, dir := startDev(t, 4)
+	f.Nodes["bravo"].SetDKGCheat(true)
+	o := submitAs(t, f, dir, "alpha", "alpha", action.KindPropose, &action.Propose{Proposal: constitution.KeyGenerate, Rationale: "sign the root", Threshold: 3})
+	allAt(t, f, o.Height)
+	for _, m := range []string{"alpha", "bravo", "charlie"} {
+		submitAs(t, f, dir, m, m, action.KindVote, &action.Vote{Proposal: o.Proposal, Vote: action.Yes})
+	}
+	var zk registry.ZoneKey
+	eventually(t, "every node has the same zone key", 120*time.Second, func() error {
+		var keys []string
+		for _, m := range MemberNames[:4] {
+			var ok bool
+			var c registry.Ceremony
+			f.Nodes[m].App().View(func(s *registry.State) { zk, ok = s.ZoneKey(); c, _ = s.Ceremony(o.Proposal) })
+			if !ok {
+				return fmt.Errorf("%s: no zone key yet; ceremony %s, attempt %d, round %s, excluded %v", m, c.Status, c.Attempt, c.Round, c.Excluded)
+			}
+			keys = append(keys, zk.GroupKey)
+		}
+		if keys[0] != keys[1] || keys[0] != keys[2] || keys[0] != keys[3] {
+			return fmt.Errorf("group keys differ: %v", keys)
+		}
+		return nil
+	})
+	var c registry.Ceremony
+	f.Nodes["charlie"].App().View(func(s *registry.State) { c, _ = s.Ceremony(o.Proposal) })
+	if c.Attempt != 2 || len(c.Excluded) != 1 || c.Excluded[0].Member != "bravo" || c.Excluded[0].Action < 0 ||
+		!strings.Contains(c.Excluded[0].Reason, "does not open") {
+		t.Fatalf("ceremony %+v, want bravo excluded by a complaint in attempt 1", c)
+	}
+	if got := strings.Join(zk.Participants, " "); got != "alpha charlie delta" {
+		t.Fatalf("key holders %q, want alpha charlie delta", got)
+	}
+	// The complaint and the exclusion are in the log.
+	lg := f.Nodes["delta"].App().Log()
+	complaint, err := lg.Entry(c.Excluded[0].Action)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, err := action.Decode(complaint); err != nil || a.Kind != action.KindDKG || a.Body.(*action.DKG).Round != action.RoundComplaint {
+		t.Errorf("log entry %d is not a complaint: %s", c.Excluded[0].Action, complaint)
+	}
+	pkp, err := zk.PublicKeyPackage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range zk.Participants {
+		ks, err := node.LoadZoneShare(setup.NodeHome(dir, m), zk.Ceremony)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(ks.Public.Bytes(), pkp.VerificationShare(ks.ID).Bytes()) {
+			t.Errorf("%s's share does not match its verification share", m)
+		}
+	}
+	if _, err := os.Stat(node.ZoneSharePath(setup.NodeHome(dir, "bravo"), zk.Ceremony)); !os.IsNotExist(err) {
+		t.Errorf("the excluded bravo has a share file (%v)", err)
 	}
 	sameAppHash(t, f)
 }

@@ -1,7 +1,6 @@
 package node
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/sha3"
 	"encoding/base64"
@@ -47,6 +46,26 @@ type keyholder struct {
 	mu      sync.Mutex
 	running bool
 	again   bool
+	cheat   bool
+	// sent names the last action handed to consensus (ceremony/attempt/
+	// round) and sentAt the height it was sent at: it is not sent again
+	// before resendAfter more blocks.
+	sent   string
+	sentAt int64
+}
+
+// resendAfter is how many blocks the node waits for its ceremony action
+// before it sends the round's action again (it may have been dropped from
+// the mempool, or lost its sequence number to another action).
+const resendAfter = 5
+
+// SetDKGCheat makes the node send, in key ceremonies, a sealed share that
+// its recipient cannot open: only for tests of how the others catch a
+// hostile member.
+func (n *Node) SetDKGCheat(on bool) {
+	n.keys.mu.Lock()
+	defer n.keys.mu.Unlock()
+	n.keys.cheat = on
 }
 
 // holdKeys runs dkgStep in the background after a commit; if a step is
@@ -234,13 +253,38 @@ func (n *Node) cleanCeremonyFiles(open *registry.Ceremony) {
 	}
 }
 
+// cleanShareFiles removes the share files that are not this member's share
+// of a key: those of aborted attempts (a member may finish an attempt that
+// a complaint or a deadline then abandons) and of failed ceremonies.
+func (n *Node) cleanShareFiles(ceremonies []registry.Ceremony) {
+	for _, c := range ceremonies {
+		p := ZoneSharePath(n.cfg.Home, c.ID)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		var zs ZoneShare
+		json.Unmarshal(b, &zs)
+		clear(b)
+		stale := c.Status == registry.CeremonyFailed || zs.Attempt != c.Attempt ||
+			c.Status == registry.CeremonyDone && c.ParticipantID(n.cfg.Member) == 0
+		if stale {
+			if err := os.Remove(p); err == nil {
+				n.cfg.Logger.Info("key ceremony: removed the share of an abandoned attempt", "ceremony", c.ID, "attempt", zs.Attempt)
+			}
+		}
+	}
+}
+
 // dkgStep computes and submits the action this member owes in the open
-// ceremony's current round, if any, and waits for its block.
+// ceremony's current round, if any.
 func (n *Node) dkgStep() error {
 	var (
 		c      registry.Ceremony
+		all    []registry.Ceremony
 		open   bool
 		now    time.Time
+		height int64
 		seq    uint64
 		origin string
 	)
@@ -250,14 +294,23 @@ func (n *Node) dkgStep() error {
 			return
 		}
 		c, open = s.OpenCeremony()
-		now, seq, origin = s.Time(), s.NextSeq(me), s.Constitution().Origin
+		all = s.Ceremonies()
+		now, height, seq, origin = s.Time(), s.Height(), s.NextSeq(me), s.Constitution().Origin
 	})
+	n.cleanShareFiles(all)
 	if !open || c.ParticipantID(me) == 0 {
 		n.cleanCeremonyFiles(nil)
 		return nil
 	}
 	n.cleanCeremonyFiles(&c)
 	if !c.Owes(me) {
+		return nil
+	}
+	step := fmt.Sprintf("%d/%d/%s", c.ID, c.Attempt, c.Round)
+	n.keys.mu.Lock()
+	waiting := n.keys.sent == step && height < n.keys.sentAt+resendAfter
+	n.keys.mu.Unlock()
+	if waiting {
 		return nil
 	}
 	p := c.Params(origin)
@@ -281,6 +334,11 @@ func (n *Node) dkgStep() error {
 		if err != nil {
 			return fmt.Errorf("node: ceremony %d attempt %d: %v", c.ID, c.Attempt, err)
 		}
+		n.keys.mu.Lock()
+		if n.keys.cheat && len(sealed) > 0 {
+			sealed[0].Ciphertext[0] ^= 1
+		}
+		n.keys.mu.Unlock()
 		for _, s := range sealed {
 			data = append(data, s.Encode()...)
 		}
@@ -330,22 +388,14 @@ func (n *Node) dkgStep() error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	go func() {
-		select {
-		case <-n.stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	o, err := n.Submit(ctx, tx)
-	if err != nil {
+	// Hand it to consensus without waiting for its block: the next
+	// commits show whether it was accepted (see sent).
+	if err := n.cons.Submit(tx); err != nil {
 		return fmt.Errorf("node: submitting %s for attempt %d of ceremony %d: %v", round, c.Attempt, c.ID, err)
 	}
-	if o.Code != registry.OK {
-		return fmt.Errorf("node: %s for attempt %d of ceremony %d rejected: %s", round, c.Attempt, c.ID, o.Reason)
-	}
-	n.cfg.Logger.Info("key ceremony", "ceremony", c.ID, "attempt", c.Attempt, "round", round, "height", o.Height)
+	n.keys.mu.Lock()
+	n.keys.sent, n.keys.sentAt = step, height
+	n.keys.mu.Unlock()
+	n.cfg.Logger.Info("key ceremony", "ceremony", c.ID, "attempt", c.Attempt, "round", round, "seq", seq)
 	return nil
 }
