@@ -22,7 +22,11 @@
 //     belong to the TLD it lies under, and a change that would alter another
 //     TLD's delegation must name that TLD;
 //   - every action carries the federation's origin, a per-signer sequence
-//     number that must be exactly the next one, and an expiry.
+//     number that must be exactly the next one, and an expiry;
+//   - the zone key is made only by a key-generation ceremony that a
+//     key.generate vote opened (dkg.go): every message is a logged action
+//     judged from public data, misbehaving or silent participants are
+//     excluded and named, and no secret share ever enters the state.
 package registry
 
 import (
