@@ -10,7 +10,6 @@
 package verify
 
 import (
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"strconv"
@@ -298,16 +297,9 @@ func FetchProof(cl *client.Client, path string) ([]tlog.Hash, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fetching %s: %v", path, err)
 	}
-	var proof []tlog.Hash
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		if line == "" {
-			continue
-		}
-		h, err := base64.StdEncoding.DecodeString(line)
-		if err != nil || len(h) != tlog.HashSize {
-			return nil, fmt.Errorf("%s: bad hash line %q", path, line)
-		}
-		proof = append(proof, tlog.Hash(h))
+	proof, err := translog.ParseProof(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
 	}
 	return proof, nil
 }
