@@ -134,6 +134,7 @@ func runPropose(args []string) error {
 	evidence := fs.String("evidence", "", "a file of evidence: its SHA-256 is logged (restriction.impose)")
 	evidenceHash := fs.String("evidence-sha256", "", "the evidence's SHA-256 in hex, instead of --evidence")
 	duration := fs.String("duration", "", "how long a restriction lasts, e.g. 720h")
+	threshold := fs.Int("threshold", 0, "how many members must sign with the zone key (key.generate)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -168,6 +169,11 @@ func runPropose(args []string) error {
 		if p.Restriction, err = strconv.ParseUint(s, 10, 64); err != nil {
 			return fmt.Errorf("restriction id %q is not a number", s)
 		}
+	case "key.generate":
+		if *threshold < 2 {
+			return fmt.Errorf("key.generate needs --threshold T (at least 2): how many members must cooperate to sign")
+		}
+		p.Threshold = *threshold
 	case "constitution.amend":
 		f, err := arg("the amended constitution's file")
 		if err != nil {

@@ -36,6 +36,7 @@ Act (each signs with --key FILE and submits to --node URL; --dry-run prints the 
            member.admit NAME --member-key VKEY --validator BASE64 | member.remove NAME
            restriction.impose TLD --legal-basis TEXT --evidence FILE --duration 720h
            restriction.lift ID | constitution.amend FILE
+           key.generate --threshold T    (a zone key no fewer than T members can sign with)
            (all take --rationale TEXT)
   vote     PROPOSAL-ID yes|no|abstain [--rationale TEXT]
   respond  RESTRICTION-ID TEXT
