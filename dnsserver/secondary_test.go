@@ -131,33 +131,7 @@ func testSecondary(t *testing.T, start func(t *testing.T, dir string, primary, p
 func TestSecondaryNSD(t *testing.T) {
 	nsd := testtool.Path(t, "nsd")
 	testSecondary(t, func(t *testing.T, dir string, primary, port int) {
-		conf := fmt.Sprintf(`server:
-	ip-address: 127.0.0.1
-	port: %[2]d
-	username: ""
-	chroot: ""
-	zonesdir: "%[1]s"
-	database: ""
-	pidfile: "%[1]s/nsd.pid"
-	xfrdfile: "%[1]s/xfrd.state"
-	xfrdir: "%[1]s"
-	zonelistfile: "%[1]s/zone.list"
-	server-count: 1
-	rrl-ratelimit: 0
-	verbosity: 2
-	logfile: ""  # stderr, which the test captures
-remote-control:
-	control-enable: no
-zone:
-	name: "."
-	zonefile: "%[1]s/root.zone"
-	request-xfr: 127.0.0.1@%[3]d NOKEY
-	allow-notify: 127.0.0.1 NOKEY
-`, dir, port, primary)
-		path := filepath.Join(dir, "nsd.conf")
-		if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		path := testtool.WriteNSDSecondary(t, dir, port, primary)
 		runDaemon(t, nsd, "-d", "-c", path)
 	})
 }

@@ -5,9 +5,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"os/exec"
-	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -40,35 +39,12 @@ func TestSecondaryFollowsNode(t *testing.T) {
 	if err := f.WaitReady(60 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	_, primary, _ := net.SplitHostPort(f.Nodes["alpha"].DNSAddr())
-
-	work := t.TempDir()
-	conf := fmt.Sprintf(`server:
-	ip-address: 127.0.0.1
-	port: %[2]d
-	username: ""
-	chroot: ""
-	zonesdir: "%[1]s"
-	database: ""
-	pidfile: "%[1]s/nsd.pid"
-	xfrdfile: "%[1]s/xfrd.state"
-	xfrdir: "%[1]s"
-	zonelistfile: "%[1]s/zone.list"
-	server-count: 1
-	rrl-ratelimit: 0
-	logfile: ""
-remote-control:
-	control-enable: no
-zone:
-	name: "."
-	zonefile: "%[1]s/root.zone"
-	request-xfr: 127.0.0.1@%[3]s NOKEY
-	allow-notify: 127.0.0.1 NOKEY
-`, work, nsdPort, primary)
-	path := filepath.Join(work, "nsd.conf")
-	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+	_, primaryPort, _ := net.SplitHostPort(f.Nodes["alpha"].DNSAddr())
+	primary, err := strconv.Atoi(primaryPort)
+	if err != nil {
 		t.Fatal(err)
 	}
+	path := testtool.WriteNSDSecondary(t, t.TempDir(), nsdPort, primary)
 	var logs bytes.Buffer
 	cmd := exec.Command(nsd, "-d", "-c", path)
 	cmd.Stdout, cmd.Stderr = &logs, &logs

@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 )
 
@@ -63,4 +64,41 @@ func FreePort(t testing.TB) int {
 func FreeAddr(t testing.TB) string {
 	t.Helper()
 	return fmt.Sprintf("127.0.0.1:%d", FreePort(t))
+}
+
+// WriteNSDSecondary writes, in dir, the configuration of an nsd that runs
+// as a secondary of the root zone: it listens on 127.0.0.1:port, transfers
+// from the primary at 127.0.0.1:primaryPort, accepts its NOTIFY, logs to
+// stderr and has response rate limiting off. It returns the file's path,
+// for `nsd -d -c PATH`.
+func WriteNSDSecondary(t testing.TB, dir string, port, primaryPort int) string {
+	t.Helper()
+	conf := fmt.Sprintf(`server:
+	ip-address: 127.0.0.1
+	port: %[2]d
+	username: ""
+	chroot: ""
+	zonesdir: "%[1]s"
+	database: ""
+	pidfile: "%[1]s/nsd.pid"
+	xfrdfile: "%[1]s/xfrd.state"
+	xfrdir: "%[1]s"
+	zonelistfile: "%[1]s/zone.list"
+	server-count: 1
+	rrl-ratelimit: 0
+	verbosity: 2
+	logfile: ""
+remote-control:
+	control-enable: no
+zone:
+	name: "."
+	zonefile: "%[1]s/root.zone"
+	request-xfr: 127.0.0.1@%[3]d NOKEY
+	allow-notify: 127.0.0.1 NOKEY
+`, dir, port, primaryPort)
+	path := filepath.Join(dir, "nsd.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
