@@ -45,6 +45,7 @@ const (
 	KindVote     = "vote"
 	KindRespond  = "respond"
 	KindDKG      = "dkg"
+	KindSign     = "sign"
 )
 
 // Action is an action's content before signing.
@@ -56,7 +57,8 @@ type Action struct {
 	// refused in any block whose time is later.
 	Expires string `json:"expires"`
 	Kind    string `json:"kind"`
-	// Body is one of *Delegate, *Propose, *Vote, *Respond or *DKG, matching Kind.
+	// Body is one of *Delegate, *Propose, *Vote, *Respond, *DKG or *Signing,
+	// matching Kind.
 	Body any `json:"body"`
 }
 
@@ -175,6 +177,69 @@ func (d *DKG) Bytes() []byte {
 	return b
 }
 
+// Signing is a member node's message in the threshold signing of zone
+// versions (see registry's signing.go): Data holds, in standard base64,
+// either a batch of precomputed nonce commitments for the zone key of
+// ceremony Ceremony ("nonces": each 64 bytes, hiding then binding point, at
+// most MaxNonces), or one chunk of the node's signature shares in session
+// Session of signing request Request ("shares": 32-byte scalars, the
+// shares of messages Chunk*SharesPerChunk onwards, at most SharesPerChunk).
+// It never holds a secret nonce or a key share.
+type Signing struct {
+	Step     string `json:"step"`
+	Ceremony uint64 `json:"ceremony,omitempty"`
+	Request  uint64 `json:"request,omitempty"`
+	Session  int    `json:"session,omitempty"`
+	Chunk    int    `json:"chunk,omitempty"`
+	Data     string `json:"data"`
+}
+
+// Steps of a sign action, and their bounds: a sign action stays well
+// inside MaxSize.
+const (
+	StepNonces     = "nonces"
+	StepShares     = "shares"
+	NonceSize      = 64
+	MaxNonces      = 600
+	ShareSize      = 32
+	SharesPerChunk = 1000
+)
+
+// Bytes returns Data decoded (Decode has checked that it decodes).
+func (s *Signing) Bytes() []byte {
+	b, _ := base64.StdEncoding.DecodeString(s.Data)
+	return b
+}
+
+func (s *Signing) check(kind string) error {
+	if kind != KindSign {
+		return fmt.Errorf("action: kind %q with a sign body", kind)
+	}
+	b, err := base64.StdEncoding.DecodeString(s.Data)
+	if err != nil || len(b) == 0 || base64.StdEncoding.EncodeToString(b) != s.Data {
+		return fmt.Errorf("action: sign data %q is not non-empty canonical standard base64", trim(s.Data))
+	}
+	switch s.Step {
+	case StepNonces:
+		if s.Ceremony == 0 || s.Request != 0 || s.Session != 0 || s.Chunk != 0 {
+			return errors.New("action: sign nonces name the key's ceremony and nothing else")
+		}
+		if len(b)%NonceSize != 0 || len(b)/NonceSize > MaxNonces {
+			return fmt.Errorf("action: sign nonces hold %d bytes, want a multiple of %d up to %d commitments", len(b), NonceSize, MaxNonces)
+		}
+	case StepShares:
+		if s.Ceremony != 0 || s.Request == 0 || s.Session < 1 || s.Chunk < 0 {
+			return fmt.Errorf("action: sign shares need a request id, a session 1 or more and a chunk 0 or more (request %d, session %d, chunk %d)", s.Request, s.Session, s.Chunk)
+		}
+		if len(b)%ShareSize != 0 || len(b)/ShareSize > SharesPerChunk {
+			return fmt.Errorf("action: sign shares hold %d bytes, want a multiple of %d up to %d shares", len(b), ShareSize, SharesPerChunk)
+		}
+	default:
+		return fmt.Errorf("action: sign step %q must be nonces or shares", trim(s.Step))
+	}
+	return nil
+}
+
 // MaxThreshold bounds a key proposal's threshold (FROST identifiers are
 // 16-bit).
 const MaxThreshold = 65535
@@ -268,6 +333,8 @@ func Decode(msg []byte) (*Signed, error) {
 		a.Body = new(Respond)
 	case KindDKG:
 		a.Body = new(DKG)
+	case KindSign:
+		a.Body = new(Signing)
 	default:
 		return nil, bad("unknown kind %q", trim(raw.Kind))
 	}
@@ -334,6 +401,8 @@ func (a Action) check() error {
 		}
 		return checkText("rationale", b.Rationale)
 	case *DKG:
+		return b.check(a.Kind)
+	case *Signing:
 		return b.check(a.Kind)
 	case *Respond:
 		if a.Kind != KindRespond {

@@ -2,6 +2,7 @@ package action
 
 import (
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"strings"
 	"testing"
@@ -104,6 +105,13 @@ func TestDecodeRefuses(t *testing.T) {
 		{"key.generate without threshold", sign(line(`"kind":"propose","body":{"proposal":"key.generate","rationale":"r"}`)), "a key.generate proposal needs threshold"},
 		{"key.generate threshold 1", sign(line(`"kind":"propose","body":{"proposal":"key.generate","rationale":"r","threshold":1}`)), "threshold 1 is outside 2..65535"},
 		{"threshold on another kind", sign(line(`"kind":"propose","body":{"proposal":"tld.delete","rationale":"r","tld":"x.","threshold":3}`)), "a tld.delete proposal takes no threshold"},
+		{"sign unknown step", sign(line(`"kind":"sign","body":{"step":"reveal","data":"AAAA"}`)), `sign step "reveal" must be nonces or shares`},
+		{"sign nonces without ceremony", sign(line(`"kind":"sign","body":{"step":"nonces","data":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=="}`)), "sign nonces name the key's ceremony and nothing else"},
+		{"sign nonces with a request", sign(line(`"kind":"sign","body":{"step":"nonces","ceremony":1,"request":2,"data":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=="}`)), "sign nonces name the key's ceremony and nothing else"},
+		{"sign nonces not whole", sign(line(`"kind":"sign","body":{"step":"nonces","ceremony":1,"data":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}`)), "sign nonces hold 65 bytes, want a multiple of 64 up to 600 commitments"},
+		{"sign shares without session", sign(line(`"kind":"sign","body":{"step":"shares","request":1,"data":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=="}`)), "sign shares need a request id, a session 1 or more and a chunk 0 or more (request 1, session 0, chunk 0)"},
+		{"sign shares not whole", sign(line(`"kind":"sign","body":{"step":"shares","request":1,"session":1,"data":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}`)), "sign shares hold 33 bytes, want a multiple of 32 up to 1000 shares"},
+		{"sign empty data", sign(line(`"kind":"sign","body":{"step":"shares","request":1,"session":1,"data":""}`)), "sign data \"\" is not non-empty canonical standard base64"},
 		{"invalid UTF-8", append(sign(line(`"kind":"vote","body":{"proposal":1,"vote":"yes"}`)), 0xff), "not valid UTF-8"},
 	}
 	for _, tt := range tests {
@@ -142,6 +150,29 @@ func TestDKGRoundTrip(t *testing.T) {
 	}
 }
 
+func TestSigningRoundTrip(t *testing.T) {
+	s, vkey := newKey(t, "alpha")
+	for _, want := range []*Signing{
+		{Step: StepNonces, Ceremony: 4, Data: base64.StdEncoding.EncodeToString(make([]byte, MaxNonces*NonceSize))},
+		{Step: StepShares, Request: 9, Session: 2, Chunk: 3, Data: base64.StdEncoding.EncodeToString(make([]byte, SharesPerChunk*ShareSize))},
+	} {
+		msg, err := Sign(Action{Origin: "o", Signer: "alpha", Seq: 1, Expires: "2026-11-24T10:00:00Z", Kind: KindSign, Body: want}, s)
+		if err != nil {
+			t.Fatalf("%s: %v", want.Step, err)
+		}
+		got, err := Decode(msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := got.Verify(vkey); err != nil {
+			t.Fatal(err)
+		}
+		if d, ok := got.Body.(*Signing); !ok || *d != *want || len(d.Bytes()) != len(want.Bytes()) {
+			t.Errorf("decoded %+v, want %+v", got.Body, want)
+		}
+	}
+}
+
 func TestTamperedSignatureFails(t *testing.T) {
 	s, vkey := newKey(t, "alpha")
 	msg, err := Sign(vote("alpha"), s)
@@ -164,6 +195,8 @@ func FuzzDecode(f *testing.F) {
 		{Origin: "o", Signer: "alpha", Seq: 2, Expires: "2026-11-24T10:00:00Z", Kind: KindDelegate, Body: &Delegate{TLD: "aa.", NS: []string{"ns1.aa.", "ns2.aa."}, Glue: []Glue{{Host: "ns1.aa.", Addrs: []string{"192.0.2.1"}}}}},
 		{Origin: "o", Signer: "alpha", Seq: 3, Expires: "2026-11-24T10:00:00Z", Kind: KindRespond, Body: &Respond{Restriction: 1, Text: "we disagree"}},
 		{Origin: "o", Signer: "alpha", Seq: 4, Expires: "2026-11-24T10:00:00Z", Kind: KindDKG, Body: &DKG{Ceremony: 1, Attempt: 2, Round: RoundConfirm, Data: "3q2+7w=="}},
+		{Origin: "o", Signer: "alpha", Seq: 6, Expires: "2026-11-24T10:00:00Z", Kind: KindSign, Body: &Signing{Step: StepNonces, Ceremony: 3, Data: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=="}},
+		{Origin: "o", Signer: "alpha", Seq: 7, Expires: "2026-11-24T10:00:00Z", Kind: KindSign, Body: &Signing{Step: StepShares, Request: 2, Session: 1, Chunk: 1, Data: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}},
 		{Origin: "o", Signer: "alpha", Seq: 5, Expires: "2026-11-24T10:00:00Z", Kind: KindPropose, Body: &Propose{Proposal: "key.generate", Rationale: "sign", Threshold: 3}},
 	} {
 		msg, err := Sign(a, s)
