@@ -64,6 +64,9 @@ type Constitution struct {
 	SOA         SOA       `json:"soa"`
 	TTLs        TTLs      `json:"ttls"`
 	Policy      Policy    `json:"policy"`
+	// Signing is how the zone is signed once the members have made a zone
+	// key; nil means DefaultSigning.
+	Signing *Signing `json:"signing,omitempty"`
 	// Rules maps each proposal kind to how it is decided.
 	Rules map[string]Rule `json:"rules"`
 	// RemovedMemberTLDs says what becomes of the TLDs a removed member owned:
@@ -119,6 +122,33 @@ type Policy struct {
 	MaxDS int `json:"max_ds"`
 	// DSDigestTypes lists the accepted DS digest types (RFC 8624: 2 and 4).
 	DSDigestTypes []uint8 `json:"ds_digest_types"`
+}
+
+// Signing is the zone's DNSSEC signing policy. Every time is block time.
+type Signing struct {
+	// Validity is how long a new signature is valid, from the block time of
+	// the signing request (its inception is back-dated by an hour, for
+	// validators whose clocks run slow).
+	Validity Duration `json:"validity"`
+	// Refresh: a signature that expires within Refresh is signed again,
+	// in a new zone version, with no one acting. Less than Validity.
+	Refresh Duration `json:"refresh"`
+	// Timeout is how long the chosen signers have to send their signature
+	// shares before a new set is chosen without the silent ones.
+	Timeout Duration `json:"timeout"`
+}
+
+// DefaultSigning is the signing policy of a constitution that states none:
+// signatures valid 14 days, refreshed 5 days before they expire, signers
+// replaced after 30 seconds of silence.
+var DefaultSigning = Signing{Validity: Duration(14 * 24 * time.Hour), Refresh: Duration(5 * 24 * time.Hour), Timeout: Duration(30 * time.Second)}
+
+// SigningPolicy returns c.Signing or, if it is not set, DefaultSigning.
+func (c *Constitution) SigningPolicy() Signing {
+	if c.Signing == nil {
+		return DefaultSigning
+	}
+	return *c.Signing
 }
 
 // TLD is a delegation the federation starts with.
@@ -336,6 +366,17 @@ func (c *Constitution) Validate() error {
 	for _, t := range c.Policy.DSDigestTypes {
 		if dnsname.DigestLength(t) == 0 {
 			return fail("policy.ds_digest_types", "digest type %d is not one of 1, 2, 4", t)
+		}
+	}
+	if sp := c.Signing; sp != nil {
+		if sp.Validity < Duration(time.Minute) || sp.Validity > Duration(365*24*time.Hour) {
+			return fail("signing.validity", "%s is outside 1m..8760h", time.Duration(sp.Validity))
+		}
+		if sp.Refresh <= 0 || sp.Refresh >= sp.Validity {
+			return fail("signing.refresh", "%s must be positive and less than the validity %s", time.Duration(sp.Refresh), time.Duration(sp.Validity))
+		}
+		if sp.Timeout < Duration(time.Second) || sp.Timeout > sp.Refresh/2 {
+			return fail("signing.timeout", "%s is outside 1s..half the refresh (%s)", time.Duration(sp.Timeout), time.Duration(sp.Refresh/2))
 		}
 	}
 	for _, k := range Kinds {

@@ -75,6 +75,18 @@ func TestParseValid(t *testing.T) {
 	if err != nil {
 		t.Fatalf("re-parse of Marshal output: %v", err)
 	}
+	if got := c2.SigningPolicy(); got != DefaultSigning {
+		t.Errorf("signing policy without a signing section = %+v, want the default %+v", got, DefaultSigning)
+	}
+	m := sample(t, 4)
+	m["signing"] = map[string]any{"validity": "2h", "refresh": "30m", "timeout": "10s"}
+	c3, err := Parse(encode(t, m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c3.SigningPolicy(), (Signing{Validity: Duration(2 * time.Hour), Refresh: Duration(30 * time.Minute), Timeout: Duration(10 * time.Second)}); got != want {
+		t.Errorf("signing policy = %+v, want %+v", got, want)
+	}
 	if c2.ChainID() == "" || len(c2.ChainID()) > 50 {
 		t.Errorf("chain ID %q must be 1..50 characters", c2.ChainID())
 	}
@@ -152,6 +164,18 @@ func TestParseRefuses(t *testing.T) {
 		{"version", func(m map[string]any) { m["version"] = 2 }, "version: 2 is not supported"},
 		{"origin with space", func(m map[string]any) { m["origin"] = "a b" }, "origin"},
 		{"policy", func(m map[string]any) { m["policy"].(map[string]any)["min_ns"] = 0 }, "policy: need 1 <= min_ns"},
+		{"signing validity too short", func(m map[string]any) {
+			m["signing"] = map[string]any{"validity": "30s", "refresh": "10s", "timeout": "1s"}
+		}, "signing.validity: 30s is outside 1m..8760h"},
+		{"signing refresh not below validity", func(m map[string]any) {
+			m["signing"] = map[string]any{"validity": "1h", "refresh": "1h", "timeout": "1s"}
+		}, "signing.refresh: 1h0m0s must be positive and less than the validity 1h0m0s"},
+		{"signing timeout too long", func(m map[string]any) {
+			m["signing"] = map[string]any{"validity": "1h", "refresh": "10m", "timeout": "6m"}
+		}, "signing.timeout: 6m0s is outside 1s..half the refresh (5m0s)"},
+		{"signing unknown field", func(m map[string]any) {
+			m["signing"] = map[string]any{"validity": "1h", "refresh": "10m", "timeout": "10s", "algorithm": 13}
+		}, `unknown field "algorithm"`},
 		{"removed member TLDs", func(m map[string]any) { m["removed_member_tlds"] = "seize" }, "removed_member_tlds"},
 	}
 	for _, tt := range tests {
