@@ -295,7 +295,7 @@ func (n *Node) dkgStep() error {
 		}
 		c, open = s.OpenCeremony()
 		all = s.Ceremonies()
-		now, height, seq, origin = s.Time(), s.Height(), s.NextSeq(me), s.Constitution().Origin
+		now, height, seq, origin = s.Time(), s.Height(), s.NextNodeSeq(me), s.Constitution().Origin
 	})
 	n.cleanShareFiles(all)
 	if !open || c.ParticipantID(me) == 0 {

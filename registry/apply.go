@@ -67,6 +67,9 @@ type Output struct {
 
 	tlds, hosts map[string]bool
 	logStart    int64
+	// bump makes a new zone version even if no name changed (a new zone
+	// key, signatures to refresh).
+	bump bool
 }
 
 func (o *Output) changedTLD(name string) {
@@ -113,7 +116,7 @@ func (s *State) Check(tx []byte) (*action.Signed, error) {
 	if err != nil {
 		return nil, err
 	}
-	next := s.NextSeq(a.Signer)
+	next := s.nextSeq(a)
 	if a.Seq < next {
 		return nil, reject(CodeSequence, "sequence %d of %q was already used (next is %d)", a.Seq, a.Signer, next)
 	}
@@ -173,11 +176,16 @@ func (s *State) Apply(height int64, t time.Time, logSize int64, txs [][]byte) *O
 		out.Results = append(out.Results, s.applyTx(tx, out))
 	}
 	s.dkgDeadlines(out)
+	s.signingDeadlines(out)
 	s.closeProposals(out)
 	s.lapseRestrictions(out)
 	out.ChangedTLDs = sortedKeys(out.tlds)
 	out.ChangedHosts = sortedKeys(out.hosts)
-	if len(out.ChangedTLDs) > 0 || len(out.ChangedHosts) > 0 {
+	if s.needsRefresh() {
+		out.bump = true
+		s.emit(out, Event{Event: "zone.refresh", Serial: s.meta.Serial + 1, Reason: fmt.Sprintf("signatures of serial %d expire at %s", s.signed.Serial, s.signed.Expires.Format(time.RFC3339))})
+	}
+	if len(out.ChangedTLDs) > 0 || len(out.ChangedHosts) > 0 || out.bump {
 		out.ZoneChanged = true
 		s.meta.Serial++
 	}
@@ -209,7 +217,7 @@ func (s *State) tryTx(tx []byte, out *Output) (Result, error) {
 	if a.ExpiresAt.After(now.Add(MaxLifetime)) {
 		return Result{}, reject(CodeExpired, "action expires at %s, more than %s after the block time %s", a.Expires, MaxLifetime, now.Format(time.RFC3339))
 	}
-	if next := s.NextSeq(a.Signer); a.Seq != next {
+	if next := s.nextSeq(a); a.Seq != next {
 		if a.Seq < next {
 			return Result{}, reject(CodeSequence, "sequence %d of %q was already used (next is %d): a replay", a.Seq, a.Signer, next)
 		}
@@ -225,8 +233,8 @@ func (s *State) tryTx(tx []byte, out *Output) (Result, error) {
 		return Result{}, err
 	}
 	// Checks passed: from here on nothing fails.
-	s.seqs[a.Signer] = a.Seq
-	s.touch(prefixSeq + a.Signer)
+	s.seqs[seqLane(a)] = a.Seq
+	s.touch(prefixSeq + seqLane(a))
 	out.Entries = append(out.Entries, a.Raw)
 	effect()
 	return res, nil
@@ -246,6 +254,8 @@ func (s *State) rules(a *action.Signed, index int64, out *Output) (func(), error
 		return s.respond(a, b, index)
 	case *action.DKG:
 		return s.dkg(a, b, index, out)
+	case *action.Signing:
+		return s.signAction(a, b)
 	}
 	return nil, reject(CodeMalformed, "unknown action kind %q", a.Kind)
 }
@@ -333,6 +343,14 @@ type Event struct {
 	Participants       []string `json:"participants,omitempty"`
 	GroupKey           string   `json:"group_key,omitempty"`
 	VerificationShares []string `json:"verification_shares,omitempty"`
+	// Request, Round, Count and KeyTag describe the signing of a zone
+	// version (signing.*, zone.signed); Expires is when a signed version's
+	// first signature expires.
+	Request uint64     `json:"request,omitempty"`
+	Round   string     `json:"round,omitempty"`
+	Count   int        `json:"count,omitempty"`
+	KeyTag  uint16     `json:"key_tag,omitempty"`
+	Expires *time.Time `json:"expires,omitempty"`
 }
 
 // Tally counts the votes of a closed proposal.
@@ -491,6 +509,8 @@ func empty(c *constitution.Constitution) *State {
 		restrictions: map[uint64]*Restriction{},
 		evidence:     map[string]string{},
 		ceremonies:   map[uint64]*Ceremony{},
+		pools:        map[string]*Pool{},
+		silent:       map[string]bool{},
 		signers:      map[string]string{},
 		hostUsers:    map[string]map[string]bool{},
 		elems:        map[string][32]byte{},
@@ -559,6 +579,22 @@ func Load(kvs func(yield func(key string, value []byte) error) error) (*State, e
 		case k == keyZoneKey:
 			s.zoneKey = new(ZoneKey)
 			err = json.Unmarshal(v, s.zoneKey)
+		case hasPrefix(k, prefixPool):
+			p := new(Pool)
+			err = json.Unmarshal(v, p)
+			s.pools[p.Member] = p
+		case k == keySigning:
+			s.signing = new(SigningRequest)
+			err = json.Unmarshal(v, s.signing)
+		case k == keySigned:
+			s.signed = new(SignedVersion)
+			err = json.Unmarshal(v, s.signed)
+		case k == keySilent:
+			var names []string
+			err = json.Unmarshal(v, &names)
+			for _, n := range names {
+				s.silent[n] = true
+			}
 		default:
 			err = errors.New("unknown key")
 		}

@@ -492,6 +492,7 @@ func (s *State) finishCeremony(c *Ceremony, pkgs []*threshold.Round1Package, p t
 	c.Status, c.Round, c.Closed, c.GroupKey = CeremonyDone, "", s.meta.Time, zk.GroupKey
 	s.zoneKey = zk
 	s.touch(keyZoneKey)
+	out.bump = true // the next zone version is the first signed with it
 	s.emit(out, Event{Event: "key.generated", Ceremony: c.ID, Attempt: c.Attempt, Threshold: c.Threshold,
 		Participants: slices.Clone(c.Participants), GroupKey: zk.GroupKey, VerificationShares: slices.Clone(zk.VerificationShares)})
 }

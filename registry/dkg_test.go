@@ -47,7 +47,11 @@ func (r *ceremonyRun) blockAt(at time.Time, txs ...[]byte) *Output {
 }
 
 func (r *ceremonyRun) block(txs ...[]byte) *Output {
-	return r.blockAt(r.f.now.Add(time.Minute), txs...)
+	step := r.f.step
+	if step == 0 {
+		step = time.Minute
+	}
+	return r.blockAt(r.f.now.Add(step), txs...)
 }
 
 // accept applies one action in a block and fails unless it is accepted.
@@ -705,7 +709,7 @@ func FuzzDKGAction(f *testing.F) {
 		}
 		c, _ := s.Ceremony(sg.r.id)
 		name := members[int(signer)%len(members)]
-		msg, err := action.Sign(action.Action{Origin: s.Constitution().Origin, Signer: name, Seq: s.NextSeq(name),
+		msg, err := action.Sign(action.Action{Origin: s.Constitution().Origin, Signer: name, Seq: s.NextNodeSeq(name),
 			Expires: s.Time().Add(time.Hour).Format(time.RFC3339), Kind: action.KindDKG,
 			Body: &action.DKG{Ceremony: c.ID, Attempt: c.Attempt, Round: rounds[int(round)%len(rounds)], Data: base64.StdEncoding.EncodeToString(data)}},
 			sg.r.f.signers[name])

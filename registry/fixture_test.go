@@ -28,6 +28,7 @@ type fed struct {
 	height  int64
 	now     time.Time
 	logSize int64
+	step    time.Duration // between blocks; 0 means a minute
 }
 
 var genesisTime = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
@@ -91,8 +92,17 @@ func (f *fed) key(name string) {
 
 // act signs an action of signer with the next sequence number.
 func (f *fed) act(signer, kind string, body any) []byte {
-	f.seq[signer]++
-	return f.actSeq(signer, f.seq[signer], kind, body)
+	l := lane(signer, kind)
+	f.seq[l]++
+	return f.actSeq(signer, f.seq[l], kind, body)
+}
+
+// lane is the key of signer's sequence lane for an action of kind.
+func lane(signer, kind string) string {
+	if kind == action.KindDKG || kind == action.KindSign {
+		return signer + nodeLane
+	}
+	return signer
 }
 
 func (f *fed) actSeq(signer string, seq uint64, kind string, body any) []byte {
@@ -109,7 +119,7 @@ func (f *fed) actSeq(signer string, seq uint64, kind string, body any) []byte {
 // for actions the action package would refuse to sign.
 func (f *fed) edited(signer, kind string, body any, old, new string) []byte {
 	f.t.Helper()
-	text, err := action.Encode(action.Action{Origin: f.c.Origin, Signer: signer, Seq: f.seq[signer] + 1,
+	text, err := action.Encode(action.Action{Origin: f.c.Origin, Signer: signer, Seq: f.seq[lane(signer, kind)] + 1,
 		Expires: f.now.Add(time.Hour).Format(time.RFC3339), Kind: kind, Body: body})
 	if err != nil {
 		f.t.Fatal(err)
@@ -121,9 +131,13 @@ func (f *fed) edited(signer, kind string, body any, old, new string) []byte {
 	return msg
 }
 
-// block applies txs in a block one minute after the previous one.
+// block applies txs in a block one minute (or f.step) after the previous one.
 func (f *fed) block(txs ...[]byte) *Output {
-	return f.blockAt(f.now.Add(time.Minute), txs...)
+	step := f.step
+	if step == 0 {
+		step = time.Minute
+	}
+	return f.blockAt(f.now.Add(step), txs...)
 }
 
 func (f *fed) blockAt(at time.Time, txs ...[]byte) *Output {
@@ -151,8 +165,8 @@ func (f *fed) rejected(tx []byte, want string) {
 	before := f.s.Digest()
 	beforeNext := f.s.meta.NextProposal
 	ph, pt := f.s.meta.Height, f.s.meta.Time
-	if a, err := action.Decode(tx); err == nil && a.Seq == f.seq[a.Signer] && a.Seq == f.s.NextSeq(a.Signer) {
-		f.seq[a.Signer]-- // a rejected action does not use up its sequence number
+	if a, err := action.Decode(tx); err == nil && a.Seq == f.seq[lane(a.Signer, a.Kind)] && a.Seq == f.s.nextSeq(a) {
+		f.seq[lane(a.Signer, a.Kind)]-- // a rejected action does not use up its sequence number
 	}
 	out := f.block(tx)
 	r := out.Results[0]

@@ -40,6 +40,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/commonroot/commonroot/action"
 	"github.com/commonroot/commonroot/constitution"
 )
 
@@ -130,6 +131,7 @@ type meta struct {
 	Time         time.Time `json:"time"`
 	NextProposal uint64    `json:"next_proposal"`
 	Serial       uint32    `json:"serial"`
+	NextRequest  uint64    `json:"next_request,omitempty"`
 }
 
 // Keys of the persisted state: a prefix per object kind, then its name.
@@ -160,6 +162,10 @@ type State struct {
 	evidence     map[string]string // SHA-256 of a judged evidence note → the member it names
 	ceremonies   map[uint64]*Ceremony
 	zoneKey      *ZoneKey // nil until a ceremony made one
+	pools        map[string]*Pool
+	signing      *SigningRequest // the open signing request, or nil
+	signed       *SignedVersion  // the newest published signed version, or nil
+	silent       map[string]bool
 	meta         meta
 
 	// signers maps an operator key name to its verifier key; derived from tlds.
@@ -226,8 +232,30 @@ func (s *State) HostNames() []string { return sortedKeys(s.hosts) }
 // HostUsers returns the TLDs whose NS set names host, sorted.
 func (s *State) HostUsers(host string) []string { return sortedKeys(s.hostUsers[host]) }
 
-// NextSeq is the sequence number signer's next action must carry.
+// NextSeq is the sequence number signer's next action must carry, but for
+// the actions its node sends on its own (see NextNodeSeq).
 func (s *State) NextSeq(signer string) uint64 { return s.seqs[signer] + 1 }
+
+// NextNodeSeq is the sequence number of member's next dkg or sign action.
+// Those are sent by the member's node on its own, so they count in a lane
+// of their own: a node never takes the number of an action its member is
+// signing by hand. Replay protection is the same: each number of each lane
+// is used once, in order.
+func (s *State) NextNodeSeq(member string) uint64 { return s.seqs[member+nodeLane] + 1 }
+
+// nodeLane is the suffix of the sequence lane of a member's node; member
+// names cannot hold "#".
+const nodeLane = "#node"
+
+// seqLane is the key of a's sequence lane.
+func seqLane(a *action.Signed) string {
+	if a.Kind == action.KindDKG || a.Kind == action.KindSign {
+		return a.Signer + nodeLane
+	}
+	return a.Signer
+}
+
+func (s *State) nextSeq(a *action.Signed) uint64 { return s.seqs[seqLane(a)] + 1 }
 
 // Proposal returns a proposal by id.
 func (s *State) Proposal(id uint64) (Proposal, bool) {
@@ -346,6 +374,22 @@ func (s *State) encode(key string) []byte {
 	case key == keyZoneKey:
 		if s.zoneKey != nil {
 			v = s.zoneKey
+		}
+	case strings.HasPrefix(key, prefixPool):
+		if p, ok := s.pools[key[len(prefixPool):]]; ok {
+			v = p
+		}
+	case key == keySigning:
+		if s.signing != nil {
+			v = s.signing
+		}
+	case key == keySigned:
+		if s.signed != nil {
+			v = s.signed
+		}
+	case key == keySilent:
+		if len(s.silent) > 0 {
+			v = sortedKeys(s.silent)
 		}
 	default:
 		panic("registry: unknown state key " + key)
