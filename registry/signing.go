@@ -40,6 +40,10 @@ import (
 //     constitution's refresh time is replaced: the block bumps the serial,
 //     and that new version is signed like any other.
 
+// InceptionOffset back-dates every signature's inception from the block
+// time of its request, for validators whose clocks run slow.
+const InceptionOffset = time.Hour
+
 // MaxPool bounds the unused nonce commitments a member may have waiting.
 const MaxPool = 8192
 
@@ -82,9 +86,11 @@ type SigningRequest struct {
 	Inception  time.Time `json:"inception"`
 	Expiration time.Time `json:"expiration"`
 	Opened     time.Time `json:"opened"`
-	// Round is rrsets or zonemd; Count the number of messages it signs.
-	Round string `json:"round"`
-	Count int    `json:"count"`
+	// Round is rrsets or zonemd; Count the number of messages it signs;
+	// RRsets the number the rrsets round signs.
+	Round  string `json:"round"`
+	Count  int    `json:"count"`
+	RRsets int    `json:"rrsets"`
 	// Session counts the signing sets chosen; Signers (sorted by their
 	// identifier in the zone key) is the current one, empty while too few
 	// members have enough nonce commitments.
@@ -307,7 +313,7 @@ func (s *State) signAction(a *action.Signed, b *action.Signing) (func(), error) 
 func (s *State) OpenSigning(target uint32, base uint64, inception, expiration time.Time, count int) [][]byte {
 	s.meta.NextRequest++
 	r := &SigningRequest{ID: s.meta.NextRequest, Ceremony: s.zoneKey.Ceremony, Target: target, Base: base,
-		Inception: inception.UTC(), Expiration: expiration.UTC(), Opened: s.meta.Time, Round: RoundRRsets, Count: count,
+		Inception: inception.UTC(), Expiration: expiration.UTC(), Opened: s.meta.Time, Round: RoundRRsets, Count: count, RRsets: count,
 		Excluded: []Exclusion{}}
 	s.signing = r
 	s.touch(keyMeta)
@@ -477,11 +483,13 @@ func (s *State) signingDeadlines(out *Output) {
 }
 
 // needsRefresh reports whether the published signed version's first
-// signature expires within the refresh time and no request is open: the
-// block then makes a new zone version (a new serial) to be signed.
+// signature expires within the refresh time of the inception a request
+// opened now would have (the rule by which the plan signs an RRset again),
+// and no request is open: the block then makes a new zone version (a new
+// serial) to be signed.
 func (s *State) needsRefresh() bool {
 	if s.zoneKey == nil || s.signed == nil || s.signing != nil {
 		return false
 	}
-	return s.signed.Expires.Sub(s.meta.Time) <= time.Duration(s.c.SigningPolicy().Refresh)
+	return s.signed.Expires.Sub(s.meta.Time.Add(-InceptionOffset)) <= time.Duration(s.c.SigningPolicy().Refresh)
 }

@@ -107,6 +107,44 @@ func (n *SigningNonces) Zero() {
 	zeroScalar(n.binding)
 }
 
+// SigningNoncesSize is the length of encoded SigningNonces.
+const SigningNoncesSize = IDSize + 2*ScalarSize
+
+// Encode returns ID || hiding nonce || binding nonce: a secret, to keep
+// only where the key share is kept, so that a signer that restarts can
+// still sign with the commitments it published. Used nonces cannot be
+// encoded.
+func (n *SigningNonces) Encode() ([]byte, error) {
+	if n.used {
+		return nil, fmt.Errorf("threshold: encoding nonces: %w", ErrNonceReused)
+	}
+	b := appendID(make([]byte, 0, SigningNoncesSize), n.id)
+	b = append(b, n.hiding.Bytes()...)
+	return append(b, n.binding.Bytes()...), nil
+}
+
+// DecodeSigningNonces parses what Encode wrote and recomputes the
+// commitment.
+func DecodeSigningNonces(b []byte) (*SigningNonces, error) {
+	if len(b) != SigningNoncesSize {
+		return nil, fmt.Errorf("threshold: signing nonces of %d bytes, want %d", len(b), SigningNoncesSize)
+	}
+	id := readID(b)
+	if id == 0 {
+		return nil, fmt.Errorf("threshold: signing nonces of participant 0: %w", ErrInvalidID)
+	}
+	d, err := DecodeScalar(b[IDSize : IDSize+ScalarSize])
+	if err != nil {
+		return nil, fmt.Errorf("threshold: hiding nonce: %w", err)
+	}
+	e, err := DecodeScalar(b[IDSize+ScalarSize:])
+	if err != nil {
+		return nil, fmt.Errorf("threshold: binding nonce: %w", err)
+	}
+	return &SigningNonces{id: id, hiding: d, binding: e, commitment: SigningCommitment{ID: id,
+		Hiding: new(edwards25519.Point).ScalarBaseMult(d), Binding: new(edwards25519.Point).ScalarBaseMult(e)}}, nil
+}
+
 // Commit is RFC 9591 §5.1 commit(): it draws hedged hiding and binding nonces
 // H3(random_bytes(32) || SerializeScalar(secret)), reading 32 bytes from rand
 // for the hiding nonce and then 32 for the binding nonce.

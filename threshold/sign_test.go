@@ -688,3 +688,47 @@ func BenchmarkAggregate3of4(b *testing.B) {
 		}
 	}
 }
+
+// TestNoncesEncode: encoded nonces sign as the originals would (signing is
+// deterministic given the nonces), used nonces cannot be encoded, and
+// malformed encodings are refused.
+func TestNoncesEncode(t *testing.T) {
+	rng := testRand(601)
+	shares, vss, _ := DealerKeygen(rng, 2, 3)
+	pkp, err := vss.PublicKeyPackage(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonces, list := round1(t, rng, shares, []uint16{1, 3})
+	b, err := nonces[1].Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := DecodeSigningNonces(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !again.Commitment().equal(nonces[1].Commitment()) {
+		t.Fatal("decoded nonces commit to other points")
+	}
+	msg := []byte("restarted signer")
+	a := round2(t, shares, nonces, msg, list)
+	b1, err := Sign(shares[0], again, msg, list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b1.Z.Equal(a[0].Z) != 1 {
+		t.Error("decoded nonces give another share")
+	}
+	if _, err := Aggregate(pkp, msg, list, a); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nonces[1].Encode(); !errors.Is(err, ErrNonceReused) {
+		t.Errorf("encoding used nonces: err = %v, want ErrNonceReused", err)
+	}
+	for _, bad := range [][]byte{b[:65], append(bytes.Clone(b), 0), append([]byte{0, 0}, b[2:]...), append(bytes.Clone(b[:2]), bytes.Repeat([]byte{0xff}, 64)...)} {
+		if _, err := DecodeSigningNonces(bad); err == nil {
+			t.Errorf("DecodeSigningNonces accepted %x", bad)
+		}
+	}
+}

@@ -1,0 +1,248 @@
+// Package signing is the state machine's signing step: after each block it
+// signs zone versions with the members' threshold key through the
+// registry's bookkeeping (see registry's signing.go). When no request is
+// open and the newest zone version is not the newest signed one, it plans
+// the signing (package dnssec: only what changed, or is near expiry, is
+// signed again) and opens a request; when every signature share of the
+// request's session is in, it aggregates them (package threshold), checks
+// every signature with crypto/ed25519.Verify, names the signers whose
+// shares did not verify, and after the second round (the ZONEMD, whose
+// digest covers every other signature) publishes the signed version.
+//
+// Invariants: like the registry, it reads no clock (the validity period
+// comes from the block time), no randomness, no file or network, and its
+// results depend only on the state, the zone versions and the signed
+// version it is given; every replica computes the same bytes. A published
+// version is always whole: every RRSIG verified, the ZONEMD computed over
+// the signed zone and signed. Nothing half-signed leaves this package.
+package signing
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/commonroot/commonroot/dnssec"
+	"github.com/commonroot/commonroot/registry"
+	"github.com/commonroot/commonroot/threshold"
+	"github.com/commonroot/commonroot/zone"
+)
+
+// Step is one replica's signing state besides the registry's: the newest
+// published signed version and the zone version of the open request. The
+// node persists both (they are not in the registry's state, but their
+// digests are: a restored Step is checked against them).
+type Step struct {
+	Signed *dnssec.Signed // newest published, nil before the first
+	Target *zone.Zone     // zone version of the open request, nil if none
+
+	plan     *dnssec.Plan // of request planFor
+	planFor  uint64
+	digested *dnssec.Digested // the rrsets round's result, for planFor
+}
+
+// Result is what a step did.
+type Result struct {
+	// Entries are log entries to append (signing events, zone.signed).
+	Entries [][]byte
+	// Opened: a request was opened; Target is new and must be persisted.
+	Opened bool
+	// Published is the version published in this step, if any.
+	Published *dnssec.Signed
+}
+
+// Key returns the DNSSEC key of the zone key zk.
+func Key(zk registry.ZoneKey) dnssec.Key { return dnssec.Key{Public: zk.PublicKey()} }
+
+// Run runs the step after a block's actions were applied to s and its
+// zone version latest was built.
+func (st *Step) Run(s *registry.State, latest *zone.Zone) (Result, error) {
+	var res Result
+	zk, ok := s.ZoneKey()
+	if !ok {
+		return res, nil
+	}
+	key := Key(zk)
+	if r, open := s.SigningRequest(); open && r.Complete() {
+		entries, err := st.finishRound(s, r, zk, key)
+		if err != nil {
+			return res, err
+		}
+		res.Entries = append(res.Entries, entries...)
+		if r.Round == registry.RoundZONEMD && st.Target == nil {
+			res.Published = st.Signed
+		}
+	}
+	if _, open := s.SigningRequest(); open {
+		return res, nil
+	}
+	if st.Signed != nil && st.Signed.Serial() == latest.Serial() && bytes.Equal(st.Signed.Key().Public, key.Public) {
+		return res, nil
+	}
+	now := s.Time()
+	pol := s.Constitution().SigningPolicy()
+	var base uint64
+	var prev *dnssec.Signed
+	if v, ok := s.Signed(); ok && st.Signed != nil && bytes.Equal(st.Signed.Key().Public, key.Public) {
+		base, prev = v.Request, st.Signed
+	}
+	inc, exp := now.Add(-registry.InceptionOffset), now.Add(time.Duration(pol.Validity))
+	p, err := plan(prev, latest, key, inc, exp, time.Duration(pol.Refresh))
+	if err != nil {
+		return res, err
+	}
+	if len(p.Inputs()) == 0 {
+		return res, fmt.Errorf("signing: zone version %d has nothing to sign", latest.Serial())
+	}
+	res.Entries = append(res.Entries, s.OpenSigning(latest.Serial(), base, inc, exp, len(p.Inputs()))...)
+	r, _ := s.SigningRequest()
+	st.Target, st.plan, st.planFor, st.digested = latest, p, r.ID, nil
+	res.Opened = true
+	return res, nil
+}
+
+func plan(prev *dnssec.Signed, z *zone.Zone, key dnssec.Key, inc, exp time.Time, refresh time.Duration) (*dnssec.Plan, error) {
+	pol := dnssec.Policy{Inception: inc, Expiration: exp, Refresh: refresh}
+	if prev == nil {
+		return dnssec.NewPlan(z, key, pol)
+	}
+	return dnssec.PlanUpdate(prev, z, key, pol)
+}
+
+// planOf returns the plan of request r, computed again after a restart.
+func (st *Step) planOf(s *registry.State, r registry.SigningRequest, key dnssec.Key) (*dnssec.Plan, error) {
+	if st.plan != nil && st.planFor == r.ID {
+		return st.plan, nil
+	}
+	if st.Target == nil || st.Target.Serial() != r.Target {
+		return nil, fmt.Errorf("signing: request %d signs serial %d but the zone version kept is %v", r.ID, r.Target, serialOf(st.Target))
+	}
+	var prev *dnssec.Signed
+	if r.Base != 0 {
+		v, ok := s.Signed()
+		if !ok || v.Request != r.Base || st.Signed == nil || st.Signed.Serial() != v.Serial {
+			return nil, fmt.Errorf("signing: request %d updates the version of request %d, which is not the one kept", r.ID, r.Base)
+		}
+		prev = st.Signed
+	}
+	p, err := plan(prev, st.Target, key, r.Inception, r.Expiration, time.Duration(s.Constitution().SigningPolicy().Refresh))
+	if err != nil {
+		return nil, err
+	}
+	if len(p.Inputs()) != r.RRsets {
+		return nil, fmt.Errorf("signing: request %d has %d messages but its plan %d", r.ID, r.RRsets, len(p.Inputs()))
+	}
+	st.plan, st.planFor, st.digested = p, r.ID, nil
+	return p, nil
+}
+
+func serialOf(z *zone.Zone) any {
+	if z == nil {
+		return "none"
+	}
+	return z.Serial()
+}
+
+// finishRound aggregates the shares of r's complete session.
+func (st *Step) finishRound(s *registry.State, r registry.SigningRequest, zk registry.ZoneKey, key dnssec.Key) ([][]byte, error) {
+	p, err := st.planOf(s, r, key)
+	if err != nil {
+		// The replica lost what every other replica has: stop rather
+		// than diverge.
+		return nil, err
+	}
+	var msgs [][]byte
+	if r.Round == registry.RoundRRsets {
+		msgs = p.Inputs()
+	} else {
+		if st.digested == nil {
+			d, err := p.Attach(split(r.Signatures))
+			if err != nil {
+				return s.AbandonSigning(fmt.Sprintf("the rrsets round's signatures: %v", err)), nil
+			}
+			st.digested = d
+		}
+		msgs = [][]byte{st.digested.Input()}
+	}
+	pkp, err := zk.PublicKeyPackage()
+	if err != nil {
+		return nil, err
+	}
+	sigs, culprits, err := Aggregate(pkp, zk, r, msgs)
+	if len(culprits) > 0 {
+		return s.SigningBlame(culprits, "signature share does not verify"), nil
+	}
+	if err != nil {
+		return s.AbandonSigning(err.Error()), nil
+	}
+	if r.Round == registry.RoundRRsets {
+		d, err := p.Attach(split(sigs))
+		if err != nil {
+			return s.AbandonSigning(err.Error()), nil
+		}
+		st.digested = d
+		return s.SigningAggregated(sigs), nil
+	}
+	signed, err := st.digested.Finish(sigs)
+	if err != nil {
+		return s.AbandonSigning(err.Error()), nil
+	}
+	st.Signed, st.Target, st.plan, st.planFor, st.digested = signed, nil, nil, 0, nil
+	return s.PublishSigned(registry.SignedVersion{Serial: signed.Serial(), KeyTag: key.KeyTag(), ZONEMD: fmt.Sprintf("%X", signed.Digest()),
+		Signatures: signed.Signatures(), Inception: r.Inception, Expires: signed.Expires(s.Time())}), nil
+}
+
+// split cuts concatenated 64-byte signatures.
+func split(b []byte) [][]byte {
+	out := make([][]byte, 0, len(b)/64)
+	for off := 0; off+64 <= len(b); off += 64 {
+		out = append(out, b[off:off+64:off+64])
+	}
+	return out
+}
+
+// Aggregate aggregates, for each message, the signature shares of r's
+// session into a signature verified under the group key, and returns them
+// concatenated. If shares do not verify it returns the names of their
+// signers (every culprit of the first message that has any).
+func Aggregate(pkp *threshold.PublicKeyPackage, zk registry.ZoneKey, r registry.SigningRequest, msgs [][]byte) ([]byte, []string, error) {
+	if len(msgs) != r.Count {
+		return nil, nil, fmt.Errorf("signing: %d messages for a round of %d", len(msgs), r.Count)
+	}
+	ids := make([][]byte, len(r.Signers))
+	for j, m := range r.Signers {
+		id := zk.KeyParticipantID(m)
+		ids[j] = []byte{byte(id >> 8), byte(id)}
+	}
+	out := make([]byte, 0, len(msgs)*64)
+	comms := make([]threshold.SigningCommitment, len(r.Signers))
+	shares := make([]threshold.SignatureShare, len(r.Signers))
+	for i, msg := range msgs {
+		for j := range r.Signers {
+			c, err := threshold.DecodeSigningCommitment(append(bytes.Clone(ids[j]), r.Commitment(j, i)...))
+			if err != nil {
+				return nil, nil, fmt.Errorf("signing: commitment %d of %s: %v", i, r.Signers[j], err)
+			}
+			sh, err := threshold.DecodeSignatureShare(append(bytes.Clone(ids[j]), r.Share(j, i)...))
+			if err != nil {
+				return nil, nil, fmt.Errorf("signing: share %d of %s: %v", i, r.Signers[j], err)
+			}
+			comms[j], shares[j] = c, sh
+		}
+		sig, err := threshold.Aggregate(pkp, msg, comms, shares)
+		var bad *threshold.InvalidSharesError
+		if errors.As(err, &bad) {
+			var names []string
+			for _, id := range bad.IDs {
+				names = append(names, zk.Participants[id-1])
+			}
+			return nil, names, nil
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("signing: message %d: %v", i, err)
+		}
+		out = append(out, sig...)
+	}
+	return out, nil, nil
+}
