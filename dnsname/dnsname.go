@@ -3,6 +3,12 @@
 // §2.1, RFC 5891 A-labels), length limits (RFC 1035 §2.3.4) and DS
 // presentation form (RFC 4034 §5.3).
 //
+// A label that starts with "xn--" must be a valid A-label (RFC 5890 §2.3.2.1):
+// it decodes to a U-label that IDNA2008 permits for registration (with the
+// Bidi and ContextJ rules) and encodes back to the same octets. The tables are
+// golang.org/x/net/idna's, pinned in go.mod: replicas built from the same
+// go.mod agree on every name.
+//
 // Names are always fully qualified and lower case: "com.", "a.gtld-servers.net.",
 // and "." for the root. Anything else is refused rather than normalised, so the
 // bytes a member signed are the bytes that are stored.
@@ -13,6 +19,9 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/net/idna"
 )
 
 // Check reports whether name is a fully qualified, lower-case host name
@@ -54,13 +63,47 @@ func checkLabel(l string) error {
 		case c >= 'A' && c <= 'Z':
 			return fmt.Errorf("label %q has upper-case letters (write names in lower case)", l)
 		default:
-			return fmt.Errorf("label %q has %q, not a letter, digit or hyphen", trim(l), rune(c))
+			r, size := utf8.DecodeRuneInString(l[i:])
+			if r == utf8.RuneError && size <= 1 {
+				return fmt.Errorf("label %q has the octet %#x, which is not UTF-8", trim(l), c)
+			}
+			return fmt.Errorf("label %q has %q (U+%04X), not a letter, digit or hyphen (write an internationalized label as its A-label, xn--...)", trim(l), r, r)
 		}
 	}
-	if len(l) >= 4 && l[2:4] == "--" && l[:2] != "xn" {
-		return fmt.Errorf("label %q has hyphens in the third and fourth positions but is not an A-label (xn--)", l)
+	if len(l) >= 4 && l[2:4] == "--" {
+		if l[:2] != "xn" {
+			return fmt.Errorf("label %q has hyphens in the third and fourth positions but is not an A-label (xn--)", l)
+		}
+		return checkALabel(l)
 	}
 	return nil
+}
+
+// checkALabel checks that l, a lower-case LDH label starting with "xn--",
+// is a valid A-label: its U-label is not all ASCII, IDNA2008 permits it for
+// registration, and it encodes back to l.
+func checkALabel(l string) error {
+	u, err := idna.Registration.ToUnicode(l)
+	if err != nil {
+		return fmt.Errorf("label %q is not a valid A-label: %v", l, err)
+	}
+	if u == l || !hasNonASCII(u) {
+		return fmt.Errorf("label %q is not a valid A-label: it does not decode to an internationalized label", l)
+	}
+	back, err := idna.Registration.ToASCII(u)
+	if err != nil || back != l {
+		return fmt.Errorf("label %q is not a valid A-label: its U-label %q encodes to %q", l, u, back)
+	}
+	return nil
+}
+
+func hasNonASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return true
+		}
+	}
+	return false
 }
 
 // CheckTLD checks a TLD label under the root: besides Check, it must not be

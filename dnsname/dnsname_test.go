@@ -26,6 +26,11 @@ func TestCheck(t *testing.T) {
 		{long + "a.com.", false},
 		{strings.Repeat(long+".", 4), false},
 		{"é.com.", false},
+		{"xn--p1ai.", true},         // рф
+		{"xn--80ak6aa92e.", true},   // a Cyrillic label
+		{"xn--zz.", false},          // not Punycode of anything permitted
+		{"xn--a.", false},           // decodes to U+0080, a control
+		{"xn--55555555555.", false}, // overflows
 	}
 	for _, tt := range tests {
 		err := Check(tt.name)
@@ -101,6 +106,44 @@ func FuzzParseDS(f *testing.F) {
 		again, err := ParseDS(ds.String())
 		if err != nil || again != ds {
 			t.Fatalf("round trip of %q: %v, %v", ds, again, err)
+		}
+	})
+}
+
+// TestCheckMessages pins the text a user sees for names that are not LDH:
+// the character is shown as itself (not one of its UTF-8 octets), an
+// octet that is not UTF-8 as hex, an invalid A-label with the reason.
+func TestCheckMessages(t *testing.T) {
+	tests := []struct{ name, want string }{
+		{"\u0441\u043em.", `name "соm.": label "соm" has 'с' (U+0441), not a letter, digit or hyphen (write an internationalized label as its A-label, xn--...)`},
+		{"a\xffb.", `name "a\xffb.": label "a\xffb" has the octet 0xff, which is not UTF-8`},
+		{"xn--zz.", `name "xn--zz.": label "xn--zz" is not a valid A-label: idna: invalid label "zz"`},
+	}
+	for _, tt := range tests {
+		err := Check(tt.name)
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("Check(%q) = %v\nwant %s", tt.name, err, tt.want)
+		}
+	}
+}
+
+// FuzzCheck: Check never panics, and a name it accepts is lower-case
+// ASCII of at most 254 octets whose A-labels are valid.
+func FuzzCheck(f *testing.F) {
+	for _, s := range []string{".", "com.", "xn--p1ai.", "xn--zz.", "соm.", "a\xffb.", strings.Repeat("a", 64) + "."} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		if Check(name) != nil {
+			return
+		}
+		if len(name) > 254 || strings.ToLower(name) != name {
+			t.Fatalf("Check(%q) accepted", name)
+		}
+		for i := 0; i < len(name); i++ {
+			if name[i] >= 0x80 {
+				t.Fatalf("Check(%q) accepted a non-ASCII name", name)
+			}
 		}
 	})
 }
