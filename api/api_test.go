@@ -456,6 +456,10 @@ func TestErrors(t *testing.T) {
 		{"GET", "/v1/members/nobody", 404, ""},
 		{"GET", "/v1/tlds/zz", 404, ""},
 		{"GET", "/v1/tlds/%2e", 404, ""},
+		{"GET", "/v1/tlds/%ff.", 400, ""},
+		{"GET", "/v1/tlds/" + strings.Repeat("a", 64), 400, ""},
+		{"GET", "/v1/tlds/..%2F..%2Fetc", 400, ""},
+		{"GET", "/v1/hosts/%D1%81%D0%BEm", 400, ""},
 		{"GET", "/v1/tlds?limit=0", 400, ""},
 		{"GET", "/v1/tlds?limit=1001", 400, ""},
 		{"GET", "/v1/tlds?limit=ten", 400, ""},
@@ -726,5 +730,23 @@ func TestHead(t *testing.T) {
 	code, h, _ := f.do("HEAD", "/v1/status", nil)
 	if code != 200 || h.Get("Content-Type") != "application/json" {
 		t.Errorf("HEAD /v1/status: %d %q", code, h.Get("Content-Type"))
+	}
+}
+
+// TestNameErrors pins what a reader sees for a name that is not a name:
+// a 400 saying why, with the name quoted as sent.
+func TestNameErrors(t *testing.T) {
+	f := newFed(t, 0, Options{})
+	for _, tt := range []struct{ path, want string }{
+		{"/v1/tlds/%ff.", `TLD name "\xff." is not valid UTF-8`},
+		{"/v1/tlds/%D1%81%D0%BEm", `TLD name "соm.": label "соm" has 'с' (U+0441), not a letter, digit or hyphen (write an internationalized label as its A-label, xn--...)`},
+		{"/v1/hosts/a..b", `host name "a..b.": empty label`},
+		{"/v1/tlds/xn--zz", `TLD name "xn--zz.": label "xn--zz" is not a valid A-label: idna: invalid label "zz"`},
+	} {
+		code, _, body := f.do("GET", tt.path, nil)
+		var e struct{ Error string }
+		if err := json.Unmarshal(body, &e); err != nil || code != 400 || e.Error != tt.want {
+			t.Errorf("GET %s: %d %s\nwant 400 %q", tt.path, code, body, tt.want)
+		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -276,6 +277,21 @@ func keyName(vkey string) string {
 
 // canonical returns a domain name as the registry keys it: lower case,
 // fully qualified.
+// nameArg turns a path segment into the canonical name it asks for
+// (lower case, fully qualified), or an error answer (400) that says what is
+// wrong with it: a reader learns that "соm" is not a name at all, rather
+// than that there is no such TLD.
+func nameArg(what, arg string) (string, error) {
+	if !utf8.ValidString(arg) {
+		return "", fail(http.StatusBadRequest, "%s name %q is not valid UTF-8", what, trim(arg))
+	}
+	name := canonical(arg)
+	if err := dnsname.Check(name); err != nil {
+		return "", fail(http.StatusBadRequest, "%s %v", what, err)
+	}
+	return name, nil
+}
+
 func canonical(name string) string {
 	name = strings.ToLower(name)
 	if !strings.HasSuffix(name, ".") {
@@ -349,7 +365,11 @@ type TLDInfo struct {
 }
 
 func (s *server) tld(w http.ResponseWriter, r *http.Request, args []string) {
-	name := canonical(args[0])
+	name, err := nameArg("TLD", args[0])
+	if err != nil {
+		s.writeErr(w, err)
+		return
+	}
 	s.read(w, func(st *registry.State, stamp Stamp) (any, error) {
 		t, ok := st.TLD(name)
 		if !ok {
@@ -389,7 +409,11 @@ type HostInfo struct {
 }
 
 func (s *server) host(w http.ResponseWriter, r *http.Request, args []string) {
-	name := canonical(args[0])
+	name, err := nameArg("host", args[0])
+	if err != nil {
+		s.writeErr(w, err)
+		return
+	}
 	s.read(w, func(st *registry.State, stamp Stamp) (any, error) {
 		a := HostInfo{Name: name, Addrs: []string{}, UsedBy: st.HostUsers(name)}
 		h, stored := st.Host(name)
