@@ -1,0 +1,2 @@
+// Package badinput is a catalogue of hostile inputs (tests only).
+package badinput
