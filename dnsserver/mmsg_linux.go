@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"github.com/miekg/dns"
@@ -84,6 +85,7 @@ func (s *Server) serveUDPDirect(conn *net.UDPConn) {
 			s.log.Debug("reading UDP", "err", errno)
 			continue
 		}
+		read := time.Now() // one clock read per batch: its answers' latency
 		var now int64
 		if s.rrl != nil {
 			now = s.now().UnixNano()
@@ -124,6 +126,7 @@ func (s *Server) serveUDPDirect(conn *net.UDPConn) {
 			}
 			first += n
 		}
+		s.stats.udpLat.observe(time.Since(read), k)
 		clear(keep[:k])
 	}
 }

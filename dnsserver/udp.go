@@ -119,6 +119,7 @@ func (s *Server) serveUDP(conn *net.UDPConn) {
 			s.log.Debug("reading UDP", "err", err)
 			continue
 		}
+		read := time.Now() // one clock read per batch: its answers' latency
 		var now int64
 		if s.rrl != nil {
 			now = s.now().UnixNano()
@@ -158,6 +159,7 @@ func (s *Server) serveUDP(conn *net.UDPConn) {
 			}
 			sent += w
 		}
+		s.stats.udpLat.observe(time.Since(read), k)
 	}
 }
 

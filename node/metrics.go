@@ -55,10 +55,12 @@ func (m *metrics) committed(c Commit, served []byte) {
 	}
 }
 
-// dnsCollector exports the DNS server's response counts at each scrape.
+// dnsCollector exports the DNS server's response counts and answer
+// latency histograms at each scrape (the server keeps its own lock-free
+// counts; nothing is done per query on its behalf).
 type dnsCollector struct {
-	stats            func() dnsserver.Stats
-	responses, drops *prometheus.Desc
+	stats                     func() dnsserver.Stats
+	responses, drops, latency *prometheus.Desc
 }
 
 func newDNSCollector(stats func() dnsserver.Stats) *dnsCollector {
@@ -66,10 +68,27 @@ func newDNSCollector(stats func() dnsserver.Stats) *dnsCollector {
 		stats:     stats,
 		responses: prometheus.NewDesc("commonroot_dns_responses_total", "DNS responses sent, by transport and rcode.", []string{"transport", "rcode"}, nil),
 		drops:     prometheus.NewDesc("commonroot_dns_rrl_dropped_total", "UDP responses dropped by response rate limiting.", nil, nil),
+		latency: prometheus.NewDesc("commonroot_dns_answer_duration_seconds",
+			"DNS answer latency by transport: from reading a query to sending its answer (UDP: per receive batch, counted for each answer of the batch).",
+			[]string{"transport"}, nil),
 	}
 }
 
-func (c *dnsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.responses; ch <- c.drops }
+func (c *dnsCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.responses
+	ch <- c.drops
+	ch <- c.latency
+}
+
+// latencyMetric is h as a Prometheus histogram.
+func (c *dnsCollector) latencyMetric(h dnsserver.Histogram, transport string) prometheus.Metric {
+	cum := h.Cumulative()
+	buckets := make(map[float64]uint64, len(cum))
+	for i, n := range cum {
+		buckets[dnsserver.LatencyBuckets[i].Seconds()] = n
+	}
+	return prometheus.MustNewConstHistogram(c.latency, h.Count, h.Sum.Seconds(), buckets, transport)
+}
 
 func (c *dnsCollector) Collect(ch chan<- prometheus.Metric) {
 	st := c.stats()
@@ -86,4 +105,6 @@ func (c *dnsCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	ch <- prometheus.MustNewConstMetric(c.drops, prometheus.CounterValue, float64(st.Dropped))
+	ch <- c.latencyMetric(st.UDPLatency, "udp")
+	ch <- c.latencyMetric(st.TCPLatency, "tcp")
 }

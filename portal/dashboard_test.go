@@ -11,7 +11,10 @@ import (
 // TestGrafanaDashboard checks docs/grafana-dashboard.json: it parses, its
 // panels have unique ids and fit the 24-column grid, and every metric its
 // queries name is one that the node, the API or the monitor registers
-// (read from their source), or a Go runtime / process collector's.
+// (read from their source), or a Go runtime / process collector's; every
+// registered metric has a panel; and the charts the issue asks for (blocks,
+// actions by reason, DNS answers by rcode, DNS and HTTP latency
+// histograms, cosigners, monitor alerts) are there.
 func TestGrafanaDashboard(t *testing.T) {
 	b, err := os.ReadFile("../docs/grafana-dashboard.json")
 	if err != nil {
@@ -79,6 +82,33 @@ func TestGrafanaDashboard(t *testing.T) {
 	for k := range known {
 		if !used[k] {
 			t.Errorf("metric %q has no panel", k)
+		}
+	}
+	// The charts issue 5 asks for, each a query some panel must make.
+	required := []struct {
+		chart string
+		expr  *regexp.Regexp
+	}{
+		{"blocks", regexp.MustCompile(`rate\(commonroot_blocks_committed_total`)},
+		{"actions by outcome", regexp.MustCompile(`by \(outcome\) \(rate\(commonroot_actions_submitted_total`)},
+		{"rejections by reason", regexp.MustCompile(`by \(code\) \(rate\(commonroot_actions_submitted_total\{[^}]*outcome="rejected"`)},
+		{"DNS answers by rcode", regexp.MustCompile(`by \(rcode, transport\) \(rate\(commonroot_dns_responses_total`)},
+		{"DNS latency quantiles by transport", regexp.MustCompile(`histogram_quantile\(0\.99, sum by \(le, transport\) \(rate\(commonroot_dns_answer_duration_seconds_bucket`)},
+		{"DNS latency heatmap", regexp.MustCompile(`sum by \(le\) \(rate\(commonroot_dns_answer_duration_seconds_bucket`)},
+		{"HTTP latency quantiles by route", regexp.MustCompile(`histogram_quantile\(0\.99, sum by \(le, route\) \(rate\(commonroot_http_request_duration_seconds_bucket`)},
+		{"HTTP latency heatmap", regexp.MustCompile(`sum by \(le\) \(rate\(commonroot_http_request_duration_seconds_bucket`)},
+		{"cosigners per checkpoint", regexp.MustCompile(`commonroot_checkpoint_cosigners`)},
+		{"monitor alerts", regexp.MustCompile(`commonroot_monitor_alerts_total`)},
+	}
+	for _, r := range required {
+		found := false
+		for _, p := range d.Panels {
+			for _, tg := range p.Targets {
+				found = found || r.expr.MatchString(tg.Expr)
+			}
+		}
+		if !found {
+			t.Errorf("no panel charts %s (a query matching %s)", r.chart, r.expr)
 		}
 	}
 }
