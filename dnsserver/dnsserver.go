@@ -172,7 +172,8 @@ func (s *Server) Start() error {
 	}
 	s.addr = udp[0].LocalAddr().String()
 	s.udp = udp
-	s.tcp = &dns.Server{Listener: l, Handler: tcpHandler{s}, MsgAcceptFunc: acceptFunc}
+	s.tcp = &dns.Server{Listener: l, Handler: tcpHandler{s}, MsgAcceptFunc: acceptFunc,
+		DecorateReader: func(r dns.Reader) dns.Reader { return strictReader{r} }}
 	started := make(chan struct{})
 	s.tcp.NotifyStartedFunc = func() { close(started) }
 	errc := make(chan error, 1)

@@ -2,6 +2,7 @@ package dnsserver
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -220,6 +221,12 @@ func (s *Server) reference(req []byte, from, local *net.UDPAddr, out []byte) []b
 	}
 	w := &udpWriter{local: local, remote: from, out: out[:0]}
 	r := new(dns.Msg)
+	if err := checkWire(req); err != nil {
+		r.Id, r.Opcode = binary.BigEndian.Uint16(req), int(req[2]>>3)&0xf
+		r.Response, r.Rcode = true, dns.RcodeFormatError
+		w.WriteMsg(r)
+		return w.out
+	}
 	if err := r.Unpack(req); err != nil {
 		r.SetRcodeFormatError(r)
 		r.Zero = false
