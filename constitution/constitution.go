@@ -49,6 +49,10 @@ const (
 // Kinds lists every proposal kind, sorted.
 var Kinds = []string{ConstitutionAmend, KeyGenerate, KeyRoll, MemberAdmit, MemberRemove, RestrictionImpose, RestrictionLift, TLDCreate, TLDDelete, TLDTransfer}
 
+// MaxGenesisNS bounds the name servers of a genesis TLD (the delegation
+// policy, which applies to later changes, allows at most 64 too).
+const MaxGenesisNS = 64
+
 // MaxSize bounds a constitution document; it travels in the CometBFT genesis.
 const MaxSize = 16 << 20
 
@@ -444,6 +448,22 @@ func (c *Constitution) Validate() error {
 				return fail(f+".operator", "key name %q is a member's name", v.Name())
 			}
 		}
+		if len(t.NS) == 0 {
+			return fail(f+".ns", "a delegation needs at least one name server")
+		}
+		if len(t.NS) > MaxGenesisNS {
+			return fail(f+".ns", "%d name servers, more than %d", len(t.NS), MaxGenesisNS)
+		}
+		seenHost := map[string]bool{}
+		for j, ns := range t.NS {
+			if err := dnsname.Check(ns); err != nil {
+				return fail(fmt.Sprintf("%s.ns[%d]", f, j), "%v", err)
+			}
+			if seenHost[ns] {
+				return fail(fmt.Sprintf("%s.ns[%d]", f, j), "%q is listed twice", ns)
+			}
+			seenHost[ns] = true
+		}
 		for j, d := range t.DS {
 			if _, err := dnsname.ParseDS(d); err != nil {
 				return fail(fmt.Sprintf("%s.ds[%d]", f, j), "%v", err)
@@ -452,6 +472,9 @@ func (c *Constitution) Validate() error {
 		for j, g := range t.Glue {
 			if err := dnsname.Check(g.Name); err != nil {
 				return fail(fmt.Sprintf("%s.glue[%d].name", f, j), "%v", err)
+			}
+			if !dnsname.IsBelow(g.Name, t.Name) {
+				return fail(fmt.Sprintf("%s.glue[%d].name", f, j), "%q is not below %q (a TLD gives addresses only to hosts under it)", g.Name, t.Name)
 			}
 			if err := checkAddrs(g.Addrs); err != nil {
 				return fail(fmt.Sprintf("%s.glue[%d].addrs", f, j), "%v", err)
@@ -511,15 +534,14 @@ func fracString(f Fraction) string {
 // letter (it is also the key's signed-note name).
 func CheckSignerName(name string) error {
 	if name == "" || len(name) > 72 {
-		return fmt.Errorf("name %q must have 1 to 72 characters", name)
+		return fmt.Errorf("name %q must have 1 to 72 characters", trimQuote(name))
 	}
 	if name[0] < 'a' || name[0] > 'z' {
 		return fmt.Errorf("name %q must start with a lower-case letter", name)
 	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
+	for _, c := range name {
 		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
-			return fmt.Errorf("name %q has %q: use lower-case letters, digits, '-' and '.'", name, rune(c))
+			return fmt.Errorf("name %q has %q: use lower-case letters, digits, '-' and '.'", name, c)
 		}
 	}
 	return nil
@@ -562,4 +584,12 @@ func Default(origin, apex string, genesis time.Time, members []Member, ns []Host
 		Rules:             rules,
 		RemovedMemberTLDs: "shared",
 	}
+}
+
+// trimQuote shortens what an error quotes, so a hostile megabyte is not echoed.
+func trimQuote(s string) string {
+	if len(s) > 80 {
+		return s[:77] + "..."
+	}
+	return s
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -217,4 +218,50 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("accepted document does not survive Marshal/Parse: %v", err)
 		}
 	})
+}
+
+// TestTLDChecks pins the errors for genesis TLDs that no zone could hold:
+// no NS, a name server that is not a name, out-of-bailiwick glue, too many
+// name servers; and a non-ASCII member name shown as its character.
+func TestTLDChecks(t *testing.T) {
+	base := func() *Constitution {
+		c := Default("example.org/test", ".", time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), nil, []Host{{Name: "a.root.fed.", Addrs: []string{"192.0.2.53"}}})
+		_, vkey, err := note.GenerateKey(rand.Reader, "alpha")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Members = []Member{{Name: "alpha", Key: vkey, Validator: base64.StdEncoding.EncodeToString(make([]byte, 32))}}
+		c.TLDs = []TLD{{Name: "aa.", Owner: "alpha", NS: []string{"ns1.aa.", "ns.example.net."}, Glue: []Host{{Name: "ns1.aa.", Addrs: []string{"192.0.2.1"}}}}}
+		return c
+	}
+	many := make([]string, 65)
+	for i := range many {
+		many[i] = fmt.Sprintf("ns%d.example.net.", i)
+	}
+	tests := []struct {
+		name string
+		edit func(c *Constitution)
+		want string
+	}{
+		{"valid", func(*Constitution) {}, ""},
+		{"no NS", func(c *Constitution) { c.TLDs[0].NS = nil }, "constitution: tlds[0].ns: a delegation needs at least one name server"},
+		{"NS not a name", func(c *Constitution) { c.TLDs[0].NS[1] = "ns..net." }, `constitution: tlds[0].ns[1]: name "ns..net.": empty label`},
+		{"NS twice", func(c *Constitution) { c.TLDs[0].NS[1] = "ns1.aa." }, `constitution: tlds[0].ns[1]: "ns1.aa." is listed twice`},
+		{"65 NS", func(c *Constitution) { c.TLDs[0].NS = many }, "constitution: tlds[0].ns: 65 name servers, more than 64"},
+		{"glue outside the TLD", func(c *Constitution) { c.TLDs[0].Glue[0].Name = "ns.example.net." },
+			`constitution: tlds[0].glue[0].name: "ns.example.net." is not below "aa." (a TLD gives addresses only to hosts under it)`},
+		{"Cyrillic member name", func(c *Constitution) { c.Members[0].Name = "аlpha" }, `constitution: members[0].name: name "аlpha" must start with a lower-case letter`},
+		{"member name with é", func(c *Constitution) { c.Members[0].Name = "alphé" }, `constitution: members[0].name: name "alphé" has 'é': use lower-case letters, digits, '-' and '.'`},
+	}
+	for _, tt := range tests {
+		c := base()
+		tt.edit(c)
+		got := ""
+		if err := c.Validate(); err != nil {
+			got = err.Error()
+		}
+		if got != tt.want {
+			t.Errorf("%s: Validate() = %q\nwant %q", tt.name, got, tt.want)
+		}
+	}
 }
