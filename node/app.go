@@ -23,7 +23,9 @@ import (
 	"github.com/commonroot/commonroot/constitution"
 	"github.com/commonroot/commonroot/dnsname"
 	"github.com/commonroot/commonroot/internal/consensus"
+	"github.com/commonroot/commonroot/dnssec"
 	"github.com/commonroot/commonroot/registry"
+	"github.com/commonroot/commonroot/signing"
 	"github.com/commonroot/commonroot/translog"
 	"github.com/commonroot/commonroot/zone"
 )
@@ -34,6 +36,14 @@ import (
 var (
 	bucketState = []byte("state")
 	bucketApp   = []byte("app")
+	// bucketSigning holds the signing step's zone versions (see
+	// signing.Step): the open request's zone ("target"), the newest
+	// signed version's zone and signatures ("signed-zone",
+	// "signed-sigs"). The state's digest covers their digests.
+	bucketSigning = []byte("signing")
+	keyTarget     = []byte("target")
+	keySignedZone = []byte("signed-zone")
+	keySignedSigs = []byte("signed-sigs")
 	keyHeight   = []byte("height")
 	keyAppHash  = []byte("apphash")
 	keyChain    = []byte("chain")
@@ -57,6 +67,7 @@ type App struct {
 	height   int64
 	appHash  []byte
 	batch    *translog.Batch // the log entries of the block being built
+	sign     signing.Step
 	pending  *pendingBlock
 	waiters  map[string][]chan Outcome
 	onCommit []func(Commit)
@@ -78,6 +89,9 @@ type pendingBlock struct {
 	results map[string]Outcome
 	changed bool
 	cosign  [][]byte
+	// target and signed are the signing step's versions to persist.
+	target *zone.Zone
+	signed *dnssec.Signed
 }
 
 // Outcome is what became of a submitted action.
@@ -93,6 +107,12 @@ type Commit struct {
 	LogSize     int64
 	Zone        *zone.Zone
 	ZoneChanged bool
+	// Signed is the newest signed version (nil before the first);
+	// SignedChanged says this block published it. Keyed says the zone has
+	// a key: from then on only signed versions may be served.
+	Signed        *dnssec.Signed
+	SignedChanged bool
+	Keyed         bool
 }
 
 // KeepVersions is how many zone versions are kept for IXFR and diffs.
@@ -121,7 +141,7 @@ func OpenApp(path string, c *constitution.Constitution) (*App, error) {
 func (a *App) load() error {
 	var chain []byte
 	err := a.db.Update(func(tx *bbolt.Tx) error {
-		for _, b := range [][]byte{bucketState, bucketApp} {
+		for _, b := range [][]byte{bucketState, bucketApp, bucketSigning} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -166,6 +186,9 @@ func (a *App) load() error {
 		return fmt.Errorf("node: rebuilding the zone: %v", err)
 	}
 	a.history = []*zone.Zone{a.zone}
+	if err := a.loadSigning(); err != nil {
+		return err
+	}
 	root, err := a.log.Root()
 	if err != nil {
 		return fmt.Errorf("node: log root: %v", err)
@@ -302,6 +325,19 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 			return nil, err
 		}
 	}
+	sres, err := a.sign.Run(a.state, z)
+	if err != nil {
+		return nil, fmt.Errorf("node: signing: %v", err)
+	}
+	for _, e := range sres.Entries {
+		if _, err := b.Append(e); err != nil {
+			return nil, fmt.Errorf("node: appending to the log: %v", err)
+		}
+	}
+	var target *zone.Zone
+	if sres.Opened {
+		target = a.sign.Target
+	}
 	root, err := b.Root()
 	if err != nil {
 		return nil, err
@@ -323,7 +359,8 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	for _, v := range out.ValidatorUpdates {
 		resp.ValidatorUpdates = append(resp.ValidatorUpdates, abci.Ed25519ValidatorUpdate(v.PubKey, v.Power))
 	}
-	a.pending = &pendingBlock{height: req.Height, appHash: hash, writes: a.state.TakeWrites(), batch: b, zone: z, results: results, changed: out.ZoneChanged, cosign: cosign}
+	a.pending = &pendingBlock{height: req.Height, appHash: hash, writes: a.state.TakeWrites(), batch: b, zone: z, results: results, changed: out.ZoneChanged, cosign: cosign,
+		target: target, signed: sres.Published}
 	return resp, nil
 }
 
@@ -350,6 +387,9 @@ func (a *App) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit
 			}
 		}
 		if err := p.batch.Write(tx); err != nil {
+			return err
+		}
+		if err := writeSigning(tx.Bucket(bucketSigning), p.target, p.signed); err != nil {
 			return err
 		}
 		app := tx.Bucket(bucketApp)
@@ -386,7 +426,9 @@ func (a *App) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit
 		delete(a.waiters, key)
 	}
 	hooks := a.onCommit
-	c := Commit{Height: p.height, AppHash: p.appHash, LogSize: a.log.Size(), Zone: p.zone, ZoneChanged: p.changed}
+	_, keyed := a.state.ZoneKey()
+	c := Commit{Height: p.height, AppHash: p.appHash, LogSize: a.log.Size(), Zone: p.zone, ZoneChanged: p.changed,
+		Signed: a.sign.Signed, SignedChanged: p.signed != nil, Keyed: keyed}
 	a.mu.Unlock()
 	verifiers := a.memberVerifiers()
 	for _, msg := range p.cosign {
@@ -445,6 +487,31 @@ func (a *App) Zone() (*zone.Zone, int64) {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
 	return a.zone, a.height
+}
+
+// Signed returns the newest signed version (nil before the first) and
+// whether the zone has a key.
+func (a *App) Signed() (*dnssec.Signed, bool) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	if a.state == nil {
+		return nil, false
+	}
+	_, keyed := a.state.ZoneKey()
+	return a.sign.Signed, keyed
+}
+
+// SigningMessages returns the open signing request and the messages of
+// its current round (see signing.Step.Messages).
+func (a *App) SigningMessages() (registry.SigningRequest, [][]byte, error) {
+	a.mu.Lock() // Messages fills the step's caches
+	defer a.mu.Unlock()
+	r, ok := a.state.SigningRequest()
+	if !ok {
+		return r, nil, errors.New("node: no signing request is open")
+	}
+	msgs, err := a.sign.Messages(a.state)
+	return r, msgs, err
 }
 
 // Versions returns the recent committed zone versions, oldest first.

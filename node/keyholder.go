@@ -52,6 +52,27 @@ type keyholder struct {
 	// before resendAfter more blocks.
 	sent   string
 	sentAt int64
+	// seqNext is the node lane's next sequence number as this node counts
+	// it (ahead of the state while actions are in flight), seqAt the
+	// height of the last one handed out.
+	seqNext uint64
+	seqAt   int64
+	sign    signerState
+}
+
+// nodeSeqLocked hands out the next sequence number of the member's node
+// lane: the state's next one, or past the actions still in flight; if the
+// state has not caught up for resendAfter blocks, they were lost and the
+// count starts again from the state. The caller holds keys.mu.
+func (n *Node) nodeSeqLocked(stateNext uint64, height int64) uint64 {
+	k := &n.keys
+	if k.seqNext < stateNext || (k.seqNext > stateNext && height >= k.seqAt+resendAfter) {
+		k.seqNext = stateNext
+	}
+	s := k.seqNext
+	k.seqNext++
+	k.seqAt = height
+	return s
 }
 
 // resendAfter is how many blocks the node waits for its ceremony action
@@ -86,6 +107,9 @@ func (n *Node) holdKeys() {
 		for {
 			if err := n.dkgStep(); err != nil {
 				n.cfg.Logger.Warn("key ceremony", "err", err)
+			}
+			if err := n.signStep(); err != nil {
+				n.cfg.Logger.Warn("signing", "err", err)
 			}
 			k.mu.Lock()
 			select {
@@ -383,6 +407,9 @@ func (n *Node) dkgStep() error {
 	default:
 		return nil
 	}
+	n.keys.mu.Lock()
+	seq = n.nodeSeqLocked(seq, height)
+	n.keys.mu.Unlock()
 	tx, err := action.Sign(action.Action{Origin: origin, Signer: me, Seq: seq, Expires: now.Add(time.Hour).UTC().Format(time.RFC3339),
 		Kind: action.KindDKG, Body: &action.DKG{Ceremony: c.ID, Attempt: c.Attempt, Round: round, Data: base64.StdEncoding.EncodeToString(data)}}, n.cfg.Key)
 	if err != nil {

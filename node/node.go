@@ -133,7 +133,13 @@ func Start(cfg Config) (*Node, error) {
 	}
 	n.metrics.reg.MustRegister(newDNSCollector(n.dns.Stats))
 	if z, h := app.Zone(); z != nil && h > 0 {
-		n.dns.Publish(z)
+		signed, keyed := app.Signed()
+		switch {
+		case signed != nil:
+			n.dns.Publish(signed)
+		case !keyed:
+			n.dns.Publish(z)
+		}
 	}
 	app.SetSigner(cfg.Member, cfg.Key)
 	app.Log().SetServeQuorum(quorum(len(c.Members)))
@@ -170,16 +176,36 @@ func Start(cfg Config) (*Node, error) {
 	return n, nil
 }
 
+// publish serves the newest version the node may serve: once the zone has
+// a key, only whole signed versions (never an unsigned one, never one
+// half-signed); before, the unsigned zone.
+func (n *Node) publish(c Commit) {
+	var z dnsserver.Zone
+	switch {
+	case c.Signed != nil:
+		if !c.SignedChanged && n.dns.Serial() == c.Signed.Serial() {
+			return
+		}
+		z = c.Signed
+	case c.Keyed:
+		return // the first signed version is on its way
+	default:
+		if !c.ZoneChanged && n.dns.Serial() == c.Zone.Serial() {
+			return
+		}
+		z = c.Zone
+	}
+	if err := n.dns.Publish(z); err != nil {
+		n.cfg.Logger.Error("publishing zone", "serial", z.Serial(), "err", err)
+	}
+}
+
 // committed runs after every commit: serve the new zone, cosign the new
 // checkpoint.
 func (n *Node) committed(c Commit) {
 	served, _ := n.app.Log().Checkpoint()
 	n.metrics.committed(c, served)
-	if c.ZoneChanged || n.dns.Serial() != c.Zone.Serial() {
-		if err := n.dns.Publish(c.Zone); err != nil {
-			n.cfg.Logger.Error("publishing zone", "serial", c.Zone.Serial(), "err", err)
-		}
-	}
+	n.publish(c)
 	if _, err := n.app.Log().Sign(n.cfg.Key); err != nil {
 		n.cfg.Logger.Error("signing checkpoint", "size", c.LogSize, "err", err)
 	}

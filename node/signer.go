@@ -1,0 +1,325 @@
+package node
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/commonroot/commonroot/action"
+	"github.com/commonroot/commonroot/registry"
+	"github.com/commonroot/commonroot/threshold"
+)
+
+// The signer is this member's part in signing zone versions (see
+// registry's signing.go): after every commit, from the keyholder's
+// goroutine, it keeps the member's pool of nonce commitments filled and,
+// when the member is a signer of the open request's session, sends its
+// signature shares.
+//
+// The secret nonces stay in HOME/keys/nonces-<ceremony>.json (0600),
+// written before their commitments are sent, so that a restarted node can
+// still sign with the commitments the federation holds. The state gives
+// each commitment to exactly one session, and a share is a function of the
+// nonces, the message and the session's commitments, so a node that signs
+// again after a restart sends the same share: a nonce never signs two
+// messages. Nonces whose commitments are in neither the pool nor the open
+// request are deleted.
+
+// PoolReserve is how many unused nonce commitments a key holder keeps in
+// the federation's pool beyond what the open request needs.
+const PoolReserve = 256
+
+// maxNonceActions bounds the nonce actions a node has in flight.
+const maxNonceActions = 6
+
+// nonceFile is HOME/keys/nonces-<ceremony>.json.
+type nonceFile struct {
+	Ceremony uint64 `json:"ceremony"`
+	Member   string `json:"member"`
+	// Nonces are threshold.SigningNonces.Encode() in base64.
+	Nonces []string `json:"nonces"`
+}
+
+func noncePath(home string, ceremony uint64) string {
+	return filepath.Join(home, "keys", fmt.Sprintf("nonces-%d.json", ceremony))
+}
+
+// signerState is the signer's memory between steps (under keyholder.mu).
+type signerState struct {
+	ceremony uint64
+	nonces   map[[64]byte][]byte // commitment → encoded nonces
+	// noncesSent counts commitments sent and not yet seen in the pool,
+	// sentAt the height they were sent at.
+	noncesSent int
+	noncesAt   int64
+	// sharesSent names the chunks sent (request/session/chunk) and when.
+	sharesSent map[string]int64
+}
+
+// loadNonces reads the nonce file of ceremony.
+func (n *Node) loadNonces(ceremony uint64) (map[[64]byte][]byte, error) {
+	out := map[[64]byte][]byte{}
+	b, err := os.ReadFile(noncePath(n.cfg.Home, ceremony))
+	if os.IsNotExist(err) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var f nonceFile
+	if err := json.Unmarshal(b, &f); err != nil || f.Ceremony != ceremony || f.Member != n.cfg.Member {
+		return nil, fmt.Errorf("node: %s is not %s's nonce file for ceremony %d", noncePath(n.cfg.Home, ceremony), n.cfg.Member, ceremony)
+	}
+	for _, s := range f.Nonces {
+		raw, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			return nil, fmt.Errorf("node: nonce file: %v", err)
+		}
+		no, err := threshold.DecodeSigningNonces(raw)
+		if err != nil {
+			return nil, fmt.Errorf("node: nonce file: %v", err)
+		}
+		out[commitmentKey(no.Commitment())] = raw
+	}
+	return out, nil
+}
+
+func (n *Node) saveNonces(ceremony uint64, nonces map[[64]byte][]byte) error {
+	f := nonceFile{Ceremony: ceremony, Member: n.cfg.Member, Nonces: []string{}}
+	for _, raw := range nonces {
+		f.Nonces = append(f.Nonces, base64.StdEncoding.EncodeToString(raw))
+	}
+	return writeSecret(noncePath(n.cfg.Home, ceremony), f)
+}
+
+func commitmentKey(c threshold.SigningCommitment) [64]byte {
+	return [64]byte(c.Encode()[threshold.IDSize:])
+}
+
+// signStep runs the signer's duties once.
+func (n *Node) signStep() error {
+	var (
+		zk       registry.ZoneKey
+		keyed    bool
+		pool     registry.Pool
+		req      registry.SigningRequest
+		open     bool
+		height   int64
+		now      time.Time
+		nextSeq  uint64
+		origin   string
+		isMember bool
+	)
+	me := n.cfg.Member
+	n.app.View(func(s *registry.State) {
+		if s == nil {
+			return
+		}
+		zk, keyed = s.ZoneKey()
+		pool, _ = s.Pool(me)
+		req, open = s.SigningRequest()
+		height, now, nextSeq, origin = s.Height(), s.Time(), s.NextNodeSeq(me), s.Constitution().Origin
+		_, isMember = s.Member(me)
+	})
+	if !keyed || !isMember || zk.KeyParticipantID(me) == 0 {
+		return nil
+	}
+	share, err := LoadZoneShare(n.cfg.Home, zk.Ceremony)
+	if err != nil {
+		return err
+	}
+	defer share.Zero()
+	txs, err := n.signActions(zk, share, pool, req, open, height, now, nextSeq, origin)
+	// Submit outside the lock: CheckTx waits while a block commits, and
+	// the commit hook takes the lock.
+	for _, tx := range txs {
+		if err := n.cons.Submit(tx); err != nil {
+			return fmt.Errorf("node: submitting a sign action: %v", err)
+		}
+	}
+	return err
+}
+
+// signActions decides and signs the sign actions this member's node owes.
+func (n *Node) signActions(zk registry.ZoneKey, share *threshold.KeyShare, pool registry.Pool, req registry.SigningRequest, open bool,
+	height int64, now time.Time, nextSeq uint64, origin string) ([][]byte, error) {
+	me := n.cfg.Member
+	k := &n.keys
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	ss := &k.sign
+	if ss.ceremony != zk.Ceremony || ss.nonces == nil {
+		nonces, err := n.loadNonces(zk.Ceremony)
+		if err != nil {
+			return nil, err
+		}
+		*ss = signerState{ceremony: zk.Ceremony, nonces: nonces, sharesSent: map[string]int64{}}
+	}
+	if pool.Ceremony != zk.Ceremony {
+		pool = registry.Pool{}
+	}
+	var txs [][]byte
+	send := func(b *action.Signing) error {
+		seq := n.nodeSeqLocked(nextSeq, height)
+		tx, err := action.Sign(action.Action{Origin: origin, Signer: me, Seq: seq, Expires: now.Add(time.Hour).UTC().Format(time.RFC3339),
+			Kind: action.KindSign, Body: b}, n.cfg.Key)
+		if err != nil {
+			return err
+		}
+		txs = append(txs, tx)
+		return nil
+	}
+
+	// Signature shares first: they are what the federation waits for.
+	if open {
+		if j := req.SignerIndex(me); j >= 0 {
+			if err := n.sendShares(req, j, share, zk, height, send); err != nil {
+				return txs, err
+			}
+		}
+	}
+
+	// Forget nonces whose commitments the federation no longer holds, when
+	// none are in flight.
+	if ss.noncesSent > 0 && (pool.Len() >= ss.noncesSent || height >= ss.noncesAt+resendAfter) {
+		ss.noncesSent = 0
+	}
+	if ss.noncesSent == 0 {
+		keep := map[[64]byte]bool{}
+		for off := 0; off+action.NonceSize <= len(pool.Commitments); off += action.NonceSize {
+			keep[[64]byte(pool.Commitments[off:])] = true
+		}
+		if open {
+			if j := req.SignerIndex(me); j >= 0 {
+				for i := range req.Count {
+					keep[[64]byte(req.Commitment(j, i))] = true
+				}
+			}
+		}
+		dropped := 0
+		for c := range ss.nonces {
+			if !keep[c] {
+				delete(ss.nonces, c)
+				dropped++
+			}
+		}
+		if dropped > 0 {
+			if err := n.saveNonces(zk.Ceremony, ss.nonces); err != nil {
+				return txs, fmt.Errorf("node: saving nonces: %v", err)
+			}
+		}
+	}
+
+	// Fill the pool.
+	want := PoolReserve
+	if open {
+		want += req.RRsets
+	}
+	want = min(want, registry.MaxPool)
+	have := pool.Len() + ss.noncesSent
+	var batches [][]byte
+	for have < want && len(batches) < maxNonceActions {
+		m := min(action.MaxNonces, want-have)
+		var data []byte
+		for range m {
+			no, err := threshold.Commit(rand.Reader, share)
+			if err != nil {
+				return txs, err
+			}
+			raw, err := no.Encode()
+			if err != nil {
+				return txs, err
+			}
+			c := commitmentKey(no.Commitment())
+			ss.nonces[c] = raw
+			data = append(data, c[:]...)
+		}
+		batches = append(batches, data)
+		have += m
+	}
+	if len(batches) == 0 {
+		return txs, nil
+	}
+	// The nonces are on disk before their commitments leave the node.
+	if err := n.saveNonces(zk.Ceremony, ss.nonces); err != nil {
+		return txs, fmt.Errorf("node: saving nonces: %v", err)
+	}
+	for _, data := range batches {
+		if err := send(&action.Signing{Step: action.StepNonces, Ceremony: zk.Ceremony, Data: base64.StdEncoding.EncodeToString(data)}); err != nil {
+			return txs, err
+		}
+		ss.noncesSent += len(data) / action.NonceSize
+	}
+	ss.noncesAt = height
+	n.cfg.Logger.Debug("signing: nonce commitments sent", "count", have-pool.Len(), "pool", pool.Len())
+	return txs, nil
+}
+
+// sendShares computes this member's signature shares for its session of
+// req and sends the chunks the federation has not received.
+func (n *Node) sendShares(req registry.SigningRequest, j int, share *threshold.KeyShare, zk registry.ZoneKey, height int64, send func(*action.Signing) error) error {
+	ss := &n.keys.sign
+	var owed []int
+	for c := range req.Chunks() {
+		key := fmt.Sprintf("%d/%d/%d", req.ID, req.Session, c)
+		if req.Shares[j][c] != nil {
+			continue
+		}
+		if at, ok := ss.sharesSent[key]; ok && height < at+resendAfter {
+			continue
+		}
+		owed = append(owed, c)
+	}
+	if len(owed) == 0 {
+		return nil
+	}
+	r, msgs, err := n.app.SigningMessages()
+	if err != nil {
+		return err
+	}
+	if r.ID != req.ID || r.Session != req.Session || r.Round != req.Round || len(msgs) != req.Count {
+		return nil // the request moved on meanwhile
+	}
+	ids := make([][]byte, len(req.Signers))
+	for i, m := range req.Signers {
+		id := zk.KeyParticipantID(m)
+		ids[i] = []byte{byte(id >> 8), byte(id)}
+	}
+	for _, c := range owed {
+		lo, hi := c*action.SharesPerChunk, min(req.Count, (c+1)*action.SharesPerChunk)
+		data := make([]byte, 0, (hi-lo)*action.ShareSize)
+		for i := lo; i < hi; i++ {
+			list := make([]threshold.SigningCommitment, len(req.Signers))
+			for x := range req.Signers {
+				cm, err := threshold.DecodeSigningCommitment(append(append([]byte(nil), ids[x]...), req.Commitment(x, i)...))
+				if err != nil {
+					return err
+				}
+				list[x] = cm
+			}
+			raw, ok := ss.nonces[[64]byte(req.Commitment(j, i))]
+			if !ok {
+				return fmt.Errorf("node: signing request %d session %d: no nonce for this member's commitment %d (the nonce file was lost?)", req.ID, req.Session, i)
+			}
+			no, err := threshold.DecodeSigningNonces(raw)
+			if err != nil {
+				return err
+			}
+			sh, err := threshold.Sign(share, no, msgs[i], list)
+			if err != nil {
+				return fmt.Errorf("node: signing message %d of request %d: %v", i, req.ID, err)
+			}
+			data = append(data, sh.Z.Bytes()...)
+		}
+		if err := send(&action.Signing{Step: action.StepShares, Request: req.ID, Session: req.Session, Chunk: c, Data: base64.StdEncoding.EncodeToString(data)}); err != nil {
+			return err
+		}
+		ss.sharesSent[fmt.Sprintf("%d/%d/%d", req.ID, req.Session, c)] = height
+	}
+	n.cfg.Logger.Info("signing: shares sent", "request", req.ID, "session", req.Session, "round", req.Round, "count", req.Count)
+	return nil
+}
