@@ -22,8 +22,8 @@ import (
 
 	"github.com/commonroot/commonroot/constitution"
 	"github.com/commonroot/commonroot/dnsname"
-	"github.com/commonroot/commonroot/internal/consensus"
 	"github.com/commonroot/commonroot/dnssec"
+	"github.com/commonroot/commonroot/internal/consensus"
 	"github.com/commonroot/commonroot/registry"
 	"github.com/commonroot/commonroot/signing"
 	"github.com/commonroot/commonroot/translog"
@@ -44,9 +44,9 @@ var (
 	keyTarget     = []byte("target")
 	keySignedZone = []byte("signed-zone")
 	keySignedSigs = []byte("signed-sigs")
-	keyHeight   = []byte("height")
-	keyAppHash  = []byte("apphash")
-	keyChain    = []byte("chain")
+	keyHeight     = []byte("height")
+	keyAppHash    = []byte("apphash")
+	keyChain      = []byte("chain")
 )
 
 // App is the ABCI application: deterministic in everything it returns to
