@@ -37,6 +37,9 @@ func TestImportRefuses(t *testing.T) {
 		{"empty NS", "com. 172800 IN NS\n", "line 4: NS of \"com.\""},
 		{"include", "$INCLUDE /etc/passwd\n", "$INCLUDE"},
 		{"zero TTL", "com. 0 IN NS a.b.\n", "line 4: a TTL of 0"},
+		{"octet not UTF-8", "de\xff. 172800 IN NS a.b.\n", `line 4: NS record: name "de\xff.": label "de\xff" has the octet 0xff, which is not UTF-8`},
+		{"upper case kept ASCII-only", "DE\xff. 172800 IN NS a.b.\n", `label "de\xff" has the octet 0xff`},
+		{"Cyrillic look-alike", "соm. 172800 IN NS a.b.\n", `line 4: NS record: name "соm.": label "соm" has 'с' (U+0441)`},
 		{"ZONEMD below apex", "com. 86400 IN ZONEMD 1 1 1 " + strings.Repeat("00", 48) + "\n", `line 4: ZONEMD record at "com." is not supported`},
 	}
 	for _, tt := range tests {

@@ -134,7 +134,7 @@ func Import(r io.Reader, origin string) (*Imported, error) {
 	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
 		rrs = append(rrs, lineRR{rr, lr.start})
 		h := rr.Header()
-		h.Name = strings.ToLower(h.Name)
+		h.Name = lowerASCII(h.Name)
 		if h.Rrtype == dns.TypeNS {
 			nsOwners[h.Name] = true
 		}
@@ -210,7 +210,7 @@ func Import(r io.Reader, origin string) (*Imported, error) {
 				return nil, invalidf("line %d: second SOA (the first is on line %d)", line, soaLine)
 			}
 			soaLine = line
-			s := SOA{MName: strings.ToLower(rr.Ns), RName: strings.ToLower(rr.Mbox), Refresh: rr.Refresh, Retry: rr.Retry, Expire: rr.Expire, Minimum: rr.Minttl}
+			s := SOA{MName: lowerASCII(rr.Ns), RName: lowerASCII(rr.Mbox), Refresh: rr.Refresh, Retry: rr.Retry, Expire: rr.Expire, Minimum: rr.Minttl}
 			for _, n := range []struct{ what, name string }{{"MNAME", s.MName}, {"RNAME", s.RName}} {
 				if err := checkSOAName(n.name); err != nil {
 					return nil, invalidf("line %d: SOA %s: %v", line, n.what, err)
@@ -221,7 +221,7 @@ func Import(r io.Reader, origin string) (*Imported, error) {
 			imp.Params.TTLs.SOA = h.Ttl
 			tSOA = ttlSeen{h.Ttl, line, true}
 		case *dns.NS:
-			target := strings.ToLower(rr.Ns)
+			target := lowerASCII(rr.Ns)
 			if err := dnsname.Check(target); err != nil {
 				return nil, invalidf("line %d: NS of %q: %v", line, owner, err)
 			}
@@ -372,4 +372,23 @@ func checkSOAName(name string) error {
 		}
 	}
 	return nil
+}
+
+// lowerASCII lower-cases the ASCII letters of a name (RFC 4343: DNS names
+// compare case-insensitively in ASCII only) and leaves every other octet as
+// it is, so an error about a non-ASCII or non-UTF-8 octet quotes the input
+// (strings.ToLower would turn an octet that is not UTF-8 into U+FFFD).
+func lowerASCII(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if b[j] >= 'A' && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
 }
