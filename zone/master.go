@@ -164,6 +164,7 @@ func Import(r io.Reader, origin string) (*Imported, error) {
 	type delIn struct {
 		d      Delegation
 		dsLine int
+		nsLine []int // the line of each NS in d.NS
 	}
 	dels := map[string]*delIn{}
 	type hostIn struct {
@@ -242,6 +243,7 @@ func Import(r io.Reader, origin string) (*Imported, error) {
 					delOrder = append(delOrder, owner)
 				}
 				d.d.NS = append(d.d.NS, target)
+				d.nsLine = append(d.nsLine, line)
 			default:
 				return nil, invalidf("line %d: NS at %q, which is not a child of the origin %q (only children are delegated)", line, owner, origin)
 			}
@@ -322,6 +324,28 @@ func Import(r io.Reader, origin string) (*Imported, error) {
 		}
 		if err := sameTTL(&tGlue, "glue", ho.ttl, ho.line); err != nil {
 			return nil, err
+		}
+	}
+	// Every name server inside the zone needs its addresses here (a
+	// referral to it could not be followed otherwise, and the registry
+	// refuses such a genesis), and every address record must belong to a
+	// name server (anything else would be dropped without a word).
+	used := map[string]bool{}
+	for _, ns := range imp.Params.NS {
+		used[ns] = true
+	}
+	for _, name := range delOrder {
+		d := dels[name]
+		for i, ns := range d.d.NS {
+			used[ns] = true
+			if dnsname.IsBelow(ns, origin) && hosts[ns] == nil {
+				return nil, invalidf("line %d: NS %q of %q lies inside the zone but has no A or AAAA record (glue)", d.nsLine[i], ns, name)
+			}
+		}
+	}
+	for _, name := range hostOrder {
+		if !used[name] {
+			return nil, invalidf("line %d: address record of %q, which no NS record names (only name servers' addresses are kept)", hosts[name].line, name)
 		}
 	}
 	imp.Params.TTLs.Glue = tGlue.ttl
