@@ -4,12 +4,17 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
 
 	"github.com/commonroot/commonroot/action"
+	"github.com/commonroot/commonroot/api"
+	"github.com/commonroot/commonroot/client"
+	"github.com/commonroot/commonroot/internal/testtool"
+	"github.com/commonroot/commonroot/setup"
 	"github.com/commonroot/commonroot/constitution"
 	"github.com/commonroot/commonroot/registry"
 )
@@ -101,5 +106,133 @@ func TestSignedThroughConsensus(t *testing.T) {
 	if v.Serial != first || v.Signatures < 1000 || len(v.Signers) != 3 {
 		t.Errorf("signed version %+v", v)
 	}
+
+	// A validating unbound with the federation's trust anchor (as `zone
+	// ds` prints it from /v1/keys) and only alpha as its root.
+	var keys api.KeysAnswer
+	if err := client.New(f.HTTP("bravo")).GetJSON("/v1/keys", &keys); err != nil {
+		t.Fatal(err)
+	}
+	port := testtool.Unbound(t, f.Nodes["alpha"].DNSAddr(), keys.ZoneKey.TrustAnchor)
+	// (org.'s DS: com.'s must not be in unbound's cache before it changes.)
+	if r := testtool.Kdig(t, port, "org.", "DS"); r.Status != "NOERROR" || !r.AD || !strings.Contains(r.Answer, "\tDS\t") {
+		t.Errorf("unbound: org. DS is not validated (status %s, AD %v):\n%s", r.Status, r.AD, r.Answer)
+	}
+	if r := testtool.Kdig(t, port, "no-such-tld.", "A"); r.Status != "NXDOMAIN" || !r.AD {
+		t.Errorf("unbound: no-such-tld. is not a validated NXDOMAIN (status %s, AD %v):\n%s", r.Status, r.AD, r.Answer)
+	}
+
+	// A change through governance is signed and served; unbound
+	// validates it (com. without DS: a validated insecure delegation).
+	op, err := setup.LoadKey(setup.OperatorKeyPath(dir, "com."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	change := func(via string, ns []string) (uint32, time.Duration) {
+		t.Helper()
+		cl := client.New(f.HTTP(via))
+		msg, err := cl.Build(op.Signer, action.KindDelegate, &action.Delegate{TLD: "com.", NS: ns}, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		o, err := cl.Submit(msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var serial uint32
+		f.Nodes[via].App().View(func(s *registry.State) { serial = s.Serial() })
+		_ = o
+		return serial, time.Since(start)
+	}
+	servedNS := func(m string, want []string) error {
+		r := query(t, f.Nodes[m].DNSAddr(), "com.", dns.TypeNS)
+		if got := nsOf(r); got != strings.Join(want, " ") {
+			return fmt.Errorf("%s serves com. NS %q", m, got)
+		}
+		return nil
+	}
+	ns1 := []string{"a.gtld-servers.net.", "b.gtld-servers.net.", "c.gtld-servers.net."}
+	serial, _ := change("alpha", ns1)
+	start := time.Now()
+	eventually(t, "the change is served signed", 60*time.Second, func() error {
+		for _, m := range MemberNames[:4] {
+			s, err := signedSOA(t, f.Nodes[m].DNSAddr(), zk.PublicKey())
+			if err != nil || s < serial {
+				return fmt.Errorf("%s: serial %d (want %d): %v", m, s, serial, err)
+			}
+			if err := servedNS(m, ns1); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	t.Logf("change to signed and served on all four: %s", time.Since(start))
+	if r := testtool.Kdig(t, port, "com.", "DS"); r.Status != "NOERROR" || !r.AD || strings.Contains(r.Answer, "\tDS\t") {
+		t.Errorf("unbound: com. without DS is not a validated NODATA (status %s, AD %v):\n%s", r.Status, r.AD, r.Answer)
+	}
+
+	// One member down (t=3 of 4): changes are still signed; the silent
+	// signer, if chosen, is replaced after the signing timeout.
+	f.StopMember("delta")
+	ns2 := ns1[:2]
+	serial, _ = change("bravo", ns2)
+	eventually(t, "a change is signed with delta down", 120*time.Second, func() error {
+		for _, m := range MemberNames[:3] {
+			s, err := signedSOA(t, f.Nodes[m].DNSAddr(), zk.PublicKey())
+			if err != nil || s < serial {
+				return fmt.Errorf("%s: serial %d (want %d): %v", m, s, serial, err)
+			}
+		}
+		return servedNS("alpha", ns2)
+	})
+
+	// Fewer than t signers (delta down, charlie's node not signing):
+	// consensus goes on and decides a change, but no node serves it, nor
+	// anything unsigned: they serve the last signed version.
+	f.Nodes["charlie"].SetSigningPaused(true)
+	old, err := signedSOA(t, f.Nodes["alpha"].DNSAddr(), zk.PublicKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns3 := []string{"a.gtld-servers.net.", "d.gtld-servers.net."}
+	serial, _ = change("alpha", ns3)
+	if serial <= old {
+		t.Fatalf("the change made serial %d, not after the served %d", serial, old)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, m := range MemberNames[:3] {
+			s, err := signedSOA(t, f.Nodes[m].DNSAddr(), zk.PublicKey())
+			if err != nil || s != old {
+				t.Fatalf("%s serves serial %d (%v) with fewer than t signers; want the signed %d", m, s, err, old)
+			}
+			if err := servedNS(m, ns2); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	// Back to three signers: the change is signed and served.
+	f.Nodes["charlie"].SetSigningPaused(false)
+	eventually(t, "the waiting change is signed once charlie signs again", 150*time.Second, func() error {
+		for _, m := range MemberNames[:3] {
+			s, err := signedSOA(t, f.Nodes[m].DNSAddr(), zk.PublicKey())
+			if err != nil || s < serial {
+				return fmt.Errorf("%s: serial %d (want %d): %v", m, s, serial, err)
+			}
+		}
+		return servedNS("alpha", ns3)
+	})
+	if err := f.StartMember("delta", ""); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "delta catches up and serves the signed zone", 60*time.Second, func() error {
+		s, err := signedSOA(t, f.Nodes["delta"].DNSAddr(), zk.PublicKey())
+		if err != nil || s < serial {
+			return fmt.Errorf("delta: serial %d (want %d): %v", s, serial, err)
+		}
+		return nil
+	})
 	sameAppHash(t, f)
 }

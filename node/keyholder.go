@@ -55,9 +55,10 @@ type keyholder struct {
 	// seqNext is the node lane's next sequence number as this node counts
 	// it (ahead of the state while actions are in flight), seqAt the
 	// height of the last one handed out.
-	seqNext uint64
-	seqAt   int64
-	sign    signerState
+	seqNext    uint64
+	seqAt      int64
+	sign       signerState
+	signPaused bool
 }
 
 // nodeSeqLocked hands out the next sequence number of the member's node

@@ -100,8 +100,23 @@ func commitmentKey(c threshold.SigningCommitment) [64]byte {
 	return [64]byte(c.Encode()[threshold.IDSize:])
 }
 
+// SetSigningPaused stops (or resumes) this node's part in signing while it
+// goes on taking part in consensus: only for tests of a federation with
+// fewer than the threshold of signers.
+func (n *Node) SetSigningPaused(on bool) {
+	n.keys.mu.Lock()
+	defer n.keys.mu.Unlock()
+	n.keys.signPaused = on
+}
+
 // signStep runs the signer's duties once.
 func (n *Node) signStep() error {
+	n.keys.mu.Lock()
+	paused := n.keys.signPaused
+	n.keys.mu.Unlock()
+	if paused {
+		return nil
+	}
 	var (
 		zk       registry.ZoneKey
 		keyed    bool

@@ -44,6 +44,7 @@ Act (each signs with --key FILE and submits to --node URL; --dry-run prints the 
 Read and check:
   status   --node URL
   zone     export --node URL           the master file on stdout
+           ds --node URL               the DS of the zone key and the trust-anchor line for resolvers
   verify   --node URL --dns ADDR --constitution FILE [--quorum K] [--state FILE]
            [--witness VKEY... [--witness-quorum M]]
   monitor  --node URL... [--dns ADDR...] --constitution FILE [--quorum K] [--once [--wait 60s]]

@@ -1,15 +1,20 @@
 package main
 
 import (
+	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
 
+	"github.com/commonroot/commonroot/api"
 	"github.com/commonroot/commonroot/client"
 	"github.com/commonroot/commonroot/constitution"
+	"github.com/commonroot/commonroot/dnssec"
 	"github.com/commonroot/commonroot/setup"
 	"github.com/commonroot/commonroot/verify"
+	"github.com/miekg/dns"
 )
 
 func runStatus(args []string) error {
@@ -32,8 +37,11 @@ func runStatus(args []string) error {
 }
 
 func runZone(args []string) error {
+	if len(args) >= 1 && args[0] == "ds" {
+		return runZoneDS(args[1:])
+	}
 	if len(args) < 1 || args[0] != "export" {
-		return fmt.Errorf("usage: commonroot zone export --node URL")
+		return fmt.Errorf("usage: commonroot zone export --node URL | commonroot zone ds --node URL")
 	}
 	fs := flag.NewFlagSet("zone export", flag.ContinueOnError)
 	nodeURL := fs.String("node", "http://127.0.0.1:8053", "the node's HTTP API")
@@ -46,6 +54,45 @@ func runZone(args []string) error {
 	}
 	_, err = os.Stdout.Write(b)
 	return err
+}
+
+// runZoneDS prints the DS of the zone's threshold key and the same DS as
+// an unbound trust-anchor line. It computes them from the group key itself
+// (not from the DS text the node offers) and checks that the node's key
+// is the one its log recorded.
+func runZoneDS(args []string) error {
+	fs := flag.NewFlagSet("zone ds", flag.ContinueOnError)
+	nodeURL := fs.String("node", "http://127.0.0.1:8053", "the node's HTTP API")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	var keys api.KeysAnswer
+	if err := client.New(*nodeURL).GetJSON("/v1/keys", &keys); err != nil {
+		return err
+	}
+	zk := keys.ZoneKey
+	if zk == nil {
+		return fmt.Errorf("the federation at %s has no zone key yet (propose key.generate)", *nodeURL)
+	}
+	pub, err := base64.StdEncoding.DecodeString(zk.GroupKey)
+	if err != nil || len(pub) != ed25519.PublicKeySize {
+		return fmt.Errorf("the node's group key %q is not a base64 Ed25519 key", zk.GroupKey)
+	}
+	rr, err := dns.NewRR(zk.DNSKEY)
+	dk, ok := rr.(*dns.DNSKEY)
+	if err != nil || !ok || dk.PublicKey != zk.GroupKey {
+		return fmt.Errorf("the node's DNSKEY %q is not its group key %q", zk.DNSKEY, zk.GroupKey)
+	}
+	ds, ta, err := dnssec.DSLines(dnssec.Key{Public: pub}, dk.Hdr.Name)
+	if err != nil {
+		return err
+	}
+	if zk.DS != "" && zk.DS != ds {
+		return fmt.Errorf("the node's DS %q is not the DS of its own group key (%q)", zk.DS, ds)
+	}
+	fmt.Println(ds)
+	fmt.Println(ta)
+	return nil
 }
 
 func runVerify(args []string) error {
