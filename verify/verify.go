@@ -265,7 +265,8 @@ func ServedVersion(records []dns.RR) (serial uint32, zonemd string, err error) {
 }
 
 // FindZoneVersion reads the log of the node cl back from the end of tree,
-// at most maxScan entries, for the zone.version entry of serial, checks
+// at most maxScan entries, for the newest zone.version or zone.signed
+// entry of serial, checks
 // that it is included in tree, and returns its index and the ZONEMD it
 // records. If there is none, the error wraps [ErrNotLogged].
 func FindZoneVersion(cl *client.Client, tree tlog.Tree, serial uint32, maxScan int) (int64, string, error) {
@@ -275,7 +276,10 @@ func FindZoneVersion(cl *client.Client, tree tlog.Tree, serial uint32, maxScan i
 			return 0, "", fmt.Errorf("fetching log entry %d: %v", i, err)
 		}
 		ev, err := registry.DecodeEvent(entry)
-		if err != nil || ev.Event != "zone.version" || ev.Serial != serial {
+		// A signed version's own digest is in its zone.signed entry,
+		// later in the log than the zone.version entry of the unsigned
+		// zone it signs; a signed serial is never served unsigned.
+		if err != nil || ev.Event != "zone.version" && ev.Event != "zone.signed" || ev.Serial != serial {
 			continue
 		}
 		proof, err := FetchProof(cl, fmt.Sprintf("/proof/inclusion?index=%d&size=%d", i, tree.N))
