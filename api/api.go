@@ -117,6 +117,7 @@ type server struct {
 	routes  []route
 
 	byAddress, bySigner *limiter
+	tldIdx              tldIndex
 }
 
 // route is one path pattern: segments, with "{}" matching one non-empty segment.

@@ -549,28 +549,59 @@ func TestTLDPagination(t *testing.T) {
 			if page.Next == "" {
 				return names
 			}
-			if len(page.TLDs) == 0 || page.Next != page.TLDs[len(page.TLDs)-1].Name {
-				t.Fatalf("next %q after a page ending in %v", page.Next, page.TLDs)
+			// The cursor is past the page's last name: that name when
+			// the page is full, the last name looked at when a q= scan
+			// stopped at its budget.
+			if len(page.TLDs) > 0 && page.Next < page.TLDs[len(page.TLDs)-1].Name || page.Next <= after {
+				t.Fatalf("next %q after %q and a page %v", page.Next, after, page.TLDs)
 			}
 			after = page.Next
 		}
 	}
+	owners := map[string]string{}
+	f.b.View(func(s *registry.State) {
+		for _, n := range all {
+			tld, _ := s.TLD(n)
+			owners[n] = tld.Owner
+			if tld.Operator != "" {
+				owners[n] = "operator " + keyName(tld.Operator)
+			}
+		}
+	})
 	for _, tt := range []struct {
-		query string
-		sub   string
+		query  string
+		sub    string
+		prefix string
+		owner  string
+		budget int
 	}{
-		{"", ""},
-		{"&limit=7", ""},
-		{"&limit=1000", ""},
-		{"&limit=1", ""},
-		{"&limit=33&q=A", "a"},
-		{"&limit=1000&q=xb", "xb"},
-		{"&q=nothing-matches", "nothing-matches"},
+		{query: ""},
+		{query: "&limit=7"},
+		{query: "&limit=1000"},
+		{query: "&limit=1"},
+		{query: "&limit=33&q=A", sub: "a"},
+		{query: "&limit=1000&q=xb", sub: "xb"},
+		{query: "&q=nothing-matches", sub: "nothing-matches"},
+		// A scan budget smaller than the pages: short pages, same walk.
+		{query: "&limit=50&q=b", sub: "b", budget: 30},
+		{query: "&q=nothing-matches", sub: "nothing-matches", budget: 100},
+		{query: "&prefix=xb", prefix: "xb"},
+		{query: "&prefix=XB&limit=3", prefix: "xb"},
+		{query: "&prefix=xb&q=a", prefix: "xb", sub: "a"},
+		{query: "&prefix=zzz", prefix: "zzz"},
+		{query: "&owner=beta&limit=77", owner: "beta"},
+		{query: "&owner=beta&prefix=xc", owner: "beta", prefix: "xc"},
+		{query: "&operator=op1", owner: "operator op1"},
+		{query: "&owner=nobody", owner: "nobody"},
 	} {
 		t.Run(tt.query, func(t *testing.T) {
+			if tt.budget > 0 {
+				defer func(b int) { tldScanBudget = b }(tldScanBudget)
+				tldScanBudget = tt.budget
+			}
 			var want []string
 			for _, n := range all {
-				if strings.Contains(n, tt.sub) {
+				if strings.Contains(n, tt.sub) && strings.HasPrefix(n, tt.prefix) && (tt.owner == "" || owners[n] == tt.owner) {
 					want = append(want, n)
 				}
 			}
@@ -580,6 +611,7 @@ func TestTLDPagination(t *testing.T) {
 			}
 		})
 	}
+	f.get("/v1/tlds?owner=alpha&operator=op1", 400, nil)
 	var page struct {
 		TLDs []TLDSummary `json:"tlds"`
 	}

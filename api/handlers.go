@@ -203,35 +203,35 @@ func (s *server) chainHeight() (int64, string) {
 	return h, fmt.Sprintf("%X", hash)
 }
 
+// MaxEmbeddedTLDs bounds the TLD lists embedded in member and signer
+// answers; GET /v1/tlds?owner=NAME (or operator=NAME) pages through all.
+const MaxEmbeddedTLDs = 100
+
 // MemberInfo is a member and the TLDs it owns.
 type MemberInfo struct {
 	registry.Member
-	TLDs    []string `json:"tlds"`
-	NextSeq uint64   `json:"next_seq"`
+	// TLDs are the first MaxEmbeddedTLDs TLDs the member owns, by name;
+	// TLDCount counts them all.
+	TLDs     []string `json:"tlds"`
+	TLDCount int      `json:"tld_count"`
+	NextSeq  uint64   `json:"next_seq"`
+}
+
+// embedded returns the first MaxEmbeddedTLDs of tlds, never nil.
+func embedded(tlds []string) []string {
+	if tlds == nil {
+		return []string{}
+	}
+	return tlds[:min(len(tlds), MaxEmbeddedTLDs):min(len(tlds), MaxEmbeddedTLDs)]
 }
 
 func memberInfo(st *registry.State, m registry.Member, owned map[string][]string) MemberInfo {
-	tlds := owned[m.Name]
-	if tlds == nil {
-		tlds = []string{}
-	}
-	return MemberInfo{Member: m, TLDs: tlds, NextSeq: st.NextSeq(m.Name)}
-}
-
-// ownedTLDs maps each owner to its TLDs, sorted.
-func ownedTLDs(st *registry.State) map[string][]string {
-	out := map[string][]string{}
-	for _, name := range st.TLDNames() {
-		if t, _ := st.TLD(name); t.Owner != "" {
-			out[t.Owner] = append(out[t.Owner], name)
-		}
-	}
-	return out
+	return MemberInfo{Member: m, TLDs: embedded(owned[m.Name]), TLDCount: len(owned[m.Name]), NextSeq: st.NextSeq(m.Name)}
 }
 
 func (s *server) members(w http.ResponseWriter, r *http.Request, _ []string) {
 	s.read(w, func(st *registry.State, stamp Stamp) (any, error) {
-		owned := ownedTLDs(st)
+		owned := s.tldIdx.get(st).owned
 		a := struct {
 			Stamp
 			Members []MemberInfo `json:"members"`
@@ -252,7 +252,7 @@ func (s *server) member(w http.ResponseWriter, r *http.Request, args []string) {
 		return struct {
 			Stamp
 			MemberInfo
-		}{stamp, memberInfo(st, m, ownedTLDs(st))}, nil
+		}{stamp, memberInfo(st, m, s.tldIdx.get(st).owned)}, nil
 	})
 }
 
@@ -313,6 +313,17 @@ func limitParam(r *http.Request) (int, error) {
 	return n, nil
 }
 
+// tldScanBudget bounds the names one GET /v1/tlds?q= request looks at: a
+// substring matches anywhere, so a rare one would otherwise scan every
+// name. A page that stops at the budget is shorter than its limit and its
+// next cursor is the last name looked at. (A variable only so that tests
+// can lower it.)
+var tldScanBudget = 100_000
+
+// tlds answers a page of TLDs in name order from the index's snapshot: a
+// binary search to the cursor (and prefix=) in all names or in owner='s
+// or operator='s, then the page; only q= (a substring) looks past the
+// page, at most tldScanBudget names.
 func (s *server) tlds(w http.ResponseWriter, r *http.Request, _ []string) {
 	limit, err := limitParam(r)
 	if err != nil {
@@ -325,6 +336,12 @@ func (s *server) tlds(w http.ResponseWriter, r *http.Request, _ []string) {
 		after = canonical(after)
 	}
 	sub := strings.ToLower(q.Get("q"))
+	prefix := strings.ToLower(q.Get("prefix"))
+	owner, operator := q.Get("owner"), q.Get("operator")
+	if owner != "" && operator != "" {
+		s.writeErr(w, fail(http.StatusBadRequest, "owner %q and operator %q: ask for one of them", trim(owner), trim(operator)))
+		return
+	}
 	s.read(w, func(st *registry.State, stamp Stamp) (any, error) {
 		a := struct {
 			Stamp
@@ -332,11 +349,29 @@ func (s *server) tlds(w http.ResponseWriter, r *http.Request, _ []string) {
 			// Next is the after= of the next page; empty on the last.
 			Next string `json:"next,omitempty"`
 		}{Stamp: stamp, TLDs: []TLDSummary{}}
-		names := st.TLDNames()
-		i := sort.SearchStrings(names, after)
-		for ; i < len(names); i++ {
+		snap := s.tldIdx.get(st)
+		names := snap.names
+		switch {
+		case owner != "":
+			names = snap.owned[owner]
+		case operator != "":
+			names = snap.operated[operator]
+		}
+		i := sort.SearchStrings(names, max(after, prefix))
+		for scanned := 0; i < len(names); i++ {
 			name := names[i]
-			if name <= after || sub != "" && !strings.Contains(name, sub) {
+			if !strings.HasPrefix(name, prefix) {
+				break // sorted: no later name has the prefix
+			}
+			if name <= after {
+				continue
+			}
+			if scanned == tldScanBudget {
+				a.Next = names[i-1]
+				break
+			}
+			scanned++
+			if sub != "" && !strings.Contains(name, sub) {
 				continue
 			}
 			if len(a.TLDs) == limit {
@@ -654,26 +689,23 @@ type SignerInfo struct {
 	Kind string `json:"kind"`
 	// Key is the registered verifier key.
 	Key string `json:"key"`
-	// TLDs are the TLDs the signer owns (member) or operates (operator).
-	TLDs []string `json:"tlds"`
+	// TLDs are the first MaxEmbeddedTLDs TLDs the signer owns (member) or
+	// operates (operator), by name; TLDCount counts them all.
+	TLDs     []string `json:"tlds"`
+	TLDCount int      `json:"tld_count"`
 }
 
 func (s *server) signer(w http.ResponseWriter, r *http.Request, args []string) {
 	name := args[0]
 	s.read(w, func(st *registry.State, stamp Stamp) (any, error) {
 		a := SignerInfo{Name: name, NextSeq: st.NextSeq(name), TLDs: []string{}}
+		snap := s.tldIdx.get(st)
 		if m, ok := st.Member(name); ok {
 			a.Kind, a.Key = "member", m.Key
-			if t := ownedTLDs(st)[name]; t != nil {
-				a.TLDs = t
-			}
-		} else {
-			for _, tn := range st.TLDNames() {
-				if t, _ := st.TLD(tn); keyName(t.Operator) == name {
-					a.Kind, a.Key = "operator", t.Operator
-					a.TLDs = append(a.TLDs, tn)
-				}
-			}
+			a.TLDs, a.TLDCount = embedded(snap.owned[name]), len(snap.owned[name])
+		} else if ts := snap.operated[name]; len(ts) > 0 {
+			t, _ := st.TLD(ts[0])
+			a.Kind, a.Key, a.TLDs, a.TLDCount = "operator", t.Operator, embedded(ts), len(ts)
 		}
 		if a.Kind == "" {
 			return nil, fail(http.StatusNotFound, "no signer %q (neither a member nor a TLD operator)", trim(name))
