@@ -14,9 +14,12 @@
 //	                                   422 {"accepted":false,"code":C,"reason":"..."} when refused,
 //	                                   413 when larger than action.MaxSize, 504 when not committed in time
 //	GET  /v1/status                    origin, apex, height, app hash, log size and root, zone serial and ZONEMD, members
-//	GET  /v1/members                   every member with its owned TLDs
+//	GET  /v1/members                   every member with its first 100 owned TLDs and their count
 //	GET  /v1/members/{name}            one member
-//	GET  /v1/tlds?after=&limit=&q=     TLDs sorted by name, a page at a time ("next" is the cursor)
+//	GET  /v1/tlds?after=&limit=&prefix=&q=&owner=&operator=
+//	                                   TLDs sorted by name, a page at a time ("next" is the cursor);
+//	                                   prefix=, owner= and operator= are binary searches, q= (a
+//	                                   substring) looks at 100,000 names a page at most
 //	GET  /v1/tlds/{name}               one TLD: owner, operator, NS, DS, glue of its hosts, restrictions
 //	GET  /v1/hosts/{name}              a name-server host: addresses, the TLDs that use it
 //	GET  /v1/proposals?status=&after=&limit=   proposals by id (status open or closed)
