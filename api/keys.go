@@ -102,19 +102,30 @@ func zoneKeyInfo(zk registry.ZoneKey, apex string) (*ZoneKeyInfo, error) {
 	return info, nil
 }
 
+// Keys returns what GET /v1/keys answers about st: the zone key (nil if no
+// ceremony has made one) and every ceremony, by id. The portal shows the
+// same.
+func Keys(st *registry.State) (*ZoneKeyInfo, []CeremonyInfo, error) {
+	var info *ZoneKeyInfo
+	if zk, ok := st.ZoneKey(); ok {
+		var err error
+		if info, err = zoneKeyInfo(zk, st.Constitution().Apex); err != nil {
+			return nil, nil, err
+		}
+	}
+	cs := []CeremonyInfo{}
+	for _, c := range st.Ceremonies() {
+		cs = append(cs, ceremonyInfo(c))
+	}
+	return info, cs, nil
+}
+
 func (s *server) keys(w http.ResponseWriter, r *http.Request, _ []string) {
 	s.read(w, func(st *registry.State, stamp Stamp) (any, error) {
-		a := KeysAnswer{Stamp: stamp, Ceremonies: []CeremonyInfo{}}
-		if zk, ok := st.ZoneKey(); ok {
-			info, err := zoneKeyInfo(zk, st.Constitution().Apex)
-			if err != nil {
-				return nil, err
-			}
-			a.ZoneKey = info
+		info, cs, err := Keys(st)
+		if err != nil {
+			return nil, err
 		}
-		for _, c := range st.Ceremonies() {
-			a.Ceremonies = append(a.Ceremonies, ceremonyInfo(c))
-		}
-		return a, nil
+		return KeysAnswer{Stamp: stamp, ZoneKey: info, Ceremonies: cs}, nil
 	})
 }

@@ -36,6 +36,7 @@ type overviewData struct {
 	Active      int
 	Recent      []entryRow
 	GenesisTime time.Time
+	ZoneKey     *zoneKeyData
 }
 
 func (s *server) overview(w http.ResponseWriter, r *http.Request) {
@@ -73,6 +74,9 @@ func (s *server) overview(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		d.GenesisTime = st.Constitution().GenesisTime
+		if d.ZoneKey, err = zoneKeyOf(st); err != nil {
+			return err
+		}
 		var idx []int64
 		for i := p.Stamp.Size - 1; i >= 0 && i >= p.Stamp.Size-15; i-- {
 			idx = append(idx, i)
@@ -259,6 +263,9 @@ type proposalRow struct {
 	Args     action.Propose
 	ArgsJSON string
 	Missing  []string
+	// Facts summarise a key.generate or key.roll proposal and its
+	// ceremony.
+	Facts []fact
 }
 
 func proposalRowOf(st *registry.State, x *index, pr registry.Proposal) proposalRow {
@@ -271,6 +278,8 @@ func proposalRowOf(st *registry.State, x *index, pr registry.Proposal) proposalR
 		row.Subject = "member " + row.Args.Member.Name
 	case row.Args.Restriction != 0:
 		row.Subject = fmt.Sprintf("restriction %d", row.Args.Restriction)
+	case isKeyProposal(pr.Kind):
+		row.Subject = "the zone key"
 	case row.Subject == "":
 		row.Subject = "the constitution"
 	}
@@ -380,6 +389,9 @@ func (s *server) proposal(w http.ResponseWriter, r *http.Request) {
 			return notFound("There is no proposal %d.", id)
 		}
 		row = proposalRowOf(st, x, pr)
+		if isKeyProposal(pr.Kind) {
+			row.Facts = keyProposalFacts(st, pr, row.Args)
+		}
 		return nil
 	})
 	if err == nil {

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/commonroot/commonroot/action"
 	"github.com/commonroot/commonroot/api"
 	"github.com/commonroot/commonroot/registry"
 	"github.com/commonroot/commonroot/zone"
@@ -241,6 +242,9 @@ type entryData struct {
 	DNS        string
 	Proposal   uint64
 	HasNext    bool
+	// Facts summarise the entry for a reader (dkg actions, key
+	// proposals); empty when the one-line summary says it all.
+	Facts []fact
 }
 
 func (s *server) logEntry(w http.ResponseWriter, r *http.Request) {
@@ -275,8 +279,20 @@ func (s *server) logEntry(w http.ResponseWriter, r *http.Request) {
 		case dec.Event != nil:
 			d.Decoded = prettyJSON(dec.Event)
 			d.Proposal = dec.Event.Proposal
+			if strings.HasPrefix(dec.Event.Event, "dkg.") || strings.HasPrefix(dec.Event.Event, "key.") {
+				d.Proposal = dec.Event.Ceremony // a ceremony's id is its proposal's
+			}
 		case dec.Action != nil:
 			d.Decoded = prettyJSON(dec.Action.Action)
+			switch b := dec.Action.Body.(type) {
+			case *action.DKG:
+				d.Facts = dkgFacts(st, dec.Action.Signer, b)
+				d.Proposal = b.Ceremony
+			case *action.Propose:
+				if isKeyProposal(b.Proposal) {
+					d.Facts = []fact{{Label: "Threshold", Value: fmt.Sprintf("%d of the participants must cooperate to sign", b.Threshold)}}
+				}
+			}
 		default:
 			d.Error = dec.Err.Error()
 		}
