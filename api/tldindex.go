@@ -168,3 +168,17 @@ func addTo(m map[string][]string, key, name string) {
 		m[key] = slices.Insert(l, i, name)
 	}
 }
+
+// TLDIndex is a state's TLD names, sorted, and each member's TLDs, kept
+// across requests as GET /v1/tlds keeps them (built once, then patched or
+// rebuilt only when a passed proposal changed TLDs), for other handlers
+// on the same Backend (the portal). The zero value is ready to use. Call
+// its methods from inside Backend.View, and use what they return only
+// until View returns and only to read.
+type TLDIndex struct{ x tldIndex }
+
+// Names returns st's TLD names, sorted.
+func (t *TLDIndex) Names(st *registry.State) []string { return t.x.get(st).names }
+
+// Owned maps each member that owns TLDs to them, sorted.
+func (t *TLDIndex) Owned(st *registry.State) map[string][]string { return t.x.get(st).owned }

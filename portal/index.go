@@ -39,12 +39,10 @@ type index struct {
 	// the checkpoints whose cosigners the members page shows.
 	sizes []int64
 
-	// names is the sorted TLD names and owned each owner's TLDs, rebuilt
-	// from the state only when the log says they may have changed (a
-	// proposal passed).
-	names      []string
-	owned      map[string][]string
-	namesDirty bool
+	// names is the sorted TLD names and owned each owner's TLDs, from
+	// the server's api.TLDIndex at the state of the request being served.
+	names []string
+	owned map[string][]string
 }
 
 const keepSizes = 24
@@ -66,7 +64,7 @@ type zoneVersion struct {
 
 func newIndex() *index {
 	return &index{byTLD: map[string][]int64{}, propTLD: map[uint64]string{}, propEntry: map[uint64]int64{},
-		outcome: map[uint64]int64{}, namesDirty: true}
+		outcome: map[uint64]int64{}}
 }
 
 // catchUp indexes the entries [x.size, size) of l. The caller holds x.mu.
@@ -114,20 +112,12 @@ func (x *index) add(i int64, e []byte) {
 			x.outcome[ev.Proposal] = i
 			x.mention(x.propTLD[ev.Proposal], i)
 			x.feed = append(x.feed, feedItem{i, *ev})
-			if ev.Outcome == registry.StatusPassed {
-				// Only a passed proposal adds or deletes a TLD or
-				// changes its owner (tld.create, tld.delete,
-				// member.remove).
-				x.namesDirty = true
-			}
 		case "restriction.lapsed":
 			x.mention(ev.TLD, i)
 			x.feed = append(x.feed, feedItem{i, *ev})
 		case "zone.version":
 			x.zoneVersions = append(x.zoneVersions, zoneVersion{i, ev.Serial, ev.ZONEMD, ev.Height, ev.Time})
 			x.feed = append(x.feed, feedItem{i, *ev})
-		case "genesis":
-			x.namesDirty = true
 		}
 		return
 	}

@@ -298,3 +298,36 @@ func TestUnknownActionKind(t *testing.T) {
 		}
 	}
 }
+
+// TestDirectoryFollowsProposals: the directory lists a TLD once its
+// tld.create passes, and not before (the portal reads the names through
+// the API's index, which patches itself at passed proposals).
+func TestDirectoryFollowsProposals(t *testing.T) {
+	f := newKeyFed(t)
+	h := portal.New(f.b, portal.Options{})
+	op, err := setup.NewKey("op-new")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.block(f.act("alpha", action.KindPropose, &action.Propose{Proposal: constitution.TLDCreate, Rationale: "a new TLD", TLD: "newtld.", Operator: op.Verifier}))
+	for _, want := range []struct {
+		votes []string
+		in    bool
+	}{{nil, false}, {[]string{"alpha", "bravo", "charlie"}, true}} {
+		var votes [][]byte
+		for _, m := range want.votes {
+			votes = append(votes, f.act(m, action.KindVote, &action.Vote{Proposal: 1, Vote: action.Yes}))
+		}
+		if len(votes) > 0 {
+			f.block(votes...)
+		}
+		_, page := serve(t, h, "/ui/tlds")
+		if got := bytes.Contains(page, []byte(`href="/ui/tlds/newtld."`)); got != want.in {
+			t.Errorf("after votes %v: newtld. listed %v, want %v", want.votes, got, want.in)
+		}
+		code, _ := serve(t, h, "/ui/tlds/newtld.")
+		if (code == 200) != want.in {
+			t.Errorf("after votes %v: /ui/tlds/newtld. answers %d", want.votes, code)
+		}
+	}
+}

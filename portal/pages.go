@@ -90,18 +90,6 @@ func (s *server) overview(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, "overview", p, err)
 }
 
-// ownedTLDs maps each owner to its TLDs. With many TLDs it is the one
-// linear pass of a page; names is the index's sorted list.
-func ownedTLDs(st *registry.State, names []string) map[string][]string {
-	out := map[string][]string{}
-	for _, name := range names {
-		if t, ok := st.TLD(name); ok && t.Owner != "" {
-			out[t.Owner] = append(out[t.Owner], name)
-		}
-	}
-	return out
-}
-
 type tldRow struct {
 	Name       string
 	Owner      string
@@ -137,32 +125,41 @@ func (s *server) tlds(w http.ResponseWriter, r *http.Request) {
 				d.Exact = canonical(q)
 			}
 		}
-		i := sort.SearchStrings(names, after)
-		if i < len(names) && names[i] == after {
-			i++
-		}
-		for ; i < len(names); i++ {
-			name := names[i]
-			if sub != "" && !strings.Contains(name, sub) {
-				continue
+		add := func(name string) {
+			if t, ok := st.TLD(name); ok {
+				d.TLDs = append(d.TLDs, tldRow{Name: name, Owner: t.Owner, Operator: keyName(t.Operator), NS: len(t.NS), DS: len(t.DS), Restricted: st.Restricted(name)})
 			}
-			if len(d.TLDs) == dirPage {
-				d.Next = d.TLDs[dirPage-1].Name
-				break
-			}
-			t, ok := st.TLD(name)
-			if !ok {
-				continue
-			}
-			d.TLDs = append(d.TLDs, tldRow{Name: name, Owner: t.Owner, Operator: keyName(t.Operator), NS: len(t.NS), DS: len(t.DS), Restricted: st.Restricted(name)})
 		}
 		if sub == "" {
+			// A page: a binary search to the cursor.
 			d.Matches = len(names)
-		} else {
-			for _, name := range names {
-				if strings.Contains(name, sub) {
-					d.Matches++
-				}
+			i := sort.SearchStrings(names, after)
+			if i < len(names) && names[i] == after {
+				i++
+			}
+			for ; i < len(names) && len(d.TLDs) < dirPage; i++ {
+				add(names[i])
+			}
+			if len(d.TLDs) == dirPage && i < len(names) {
+				d.Next = d.TLDs[dirPage-1].Name
+			}
+			return nil
+		}
+		// A search: one pass over the names counts the matches and
+		// takes the page after the cursor.
+		for _, name := range names {
+			if !strings.Contains(name, sub) {
+				continue
+			}
+			d.Matches++
+			if name <= after {
+				continue
+			}
+			switch {
+			case len(d.TLDs) < dirPage:
+				add(name)
+			case d.Next == "":
+				d.Next = d.TLDs[dirPage-1].Name
 			}
 		}
 		return nil

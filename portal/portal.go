@@ -70,12 +70,13 @@ const (
 )
 
 type server struct {
-	b     api.Backend
-	o     Options
-	log   *slog.Logger
-	idx   *index
-	pages map[string]*template.Template
-	mux   *http.ServeMux
+	b      api.Backend
+	o      Options
+	log    *slog.Logger
+	idx    *index
+	tldIdx api.TLDIndex // the TLD names and owners, as the API keeps them
+	pages  map[string]*template.Template
+	mux    *http.ServeMux
 }
 
 // New returns the portal's handler for b. It serves the paths under
@@ -268,11 +269,7 @@ func (s *server) view(f func(st *registry.State, x *index, p *page) error) (*pag
 				return
 			}
 		}
-		if s.idx.namesDirty {
-			s.idx.names = st.TLDNames()
-			s.idx.owned = ownedTLDs(st, s.idx.names)
-			s.idx.namesDirty = false
-		}
+		s.idx.names, s.idx.owned = s.tldIdx.Names(st), s.tldIdx.Owned(st)
 		err = f(st, s.idx, p)
 	})
 	return p, err
