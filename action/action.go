@@ -345,7 +345,7 @@ func Decode(msg []byte) (*Signed, error) {
 		return nil, bad("%s body: %v", raw.Kind, err)
 	}
 	if err := a.check(); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+		return nil, fmt.Errorf("%w: %s", ErrMalformed, strings.TrimPrefix(err.Error(), "action: "))
 	}
 	if sig.Name != a.Signer {
 		return nil, bad("signed by key %q but the action's signer is %q", trim(sig.Name), a.Signer)

@@ -42,7 +42,7 @@ func startDev(t *testing.T, n int) (*Federation, string) {
 }
 
 // query asks a node's DNS server.
-func query(t *testing.T, addr, name string, qtype uint16) *dns.Msg {
+func query(t testing.TB, addr, name string, qtype uint16) *dns.Msg {
 	t.Helper()
 	m := new(dns.Msg)
 	m.SetQuestion(name, qtype)
@@ -66,7 +66,7 @@ func nsOf(r *dns.Msg) string {
 }
 
 // eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, what string, timeout time.Duration, cond func() error) {
+func eventually(t testing.TB, what string, timeout time.Duration, cond func() error) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -82,7 +82,7 @@ func eventually(t *testing.T, what string, timeout time.Duration, cond func() er
 }
 
 // allAt waits until every running node has committed height h.
-func allAt(t *testing.T, f *Federation, h int64) {
+func allAt(t testing.TB, f *Federation, h int64) {
 	t.Helper()
 	eventually(t, fmt.Sprintf("every node at height %d", h), 30*time.Second, func() error {
 		for name, n := range f.Nodes {

@@ -16,7 +16,7 @@ import (
 )
 
 // submitAs signs an action with a member's key and submits it to a node.
-func submitAs(t *testing.T, f *Federation, dir, member, via, kind string, body any) *client.Outcome {
+func submitAs(t testing.TB, f *Federation, dir, member, via, kind string, body any) *client.Outcome {
 	t.Helper()
 	k, err := setup.LoadKey(setup.MemberKeyPath(dir, member))
 	if err != nil {

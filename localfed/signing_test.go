@@ -21,7 +21,7 @@ import (
 
 // generateKey votes a key.generate (t=3) through and waits until every
 // node has the zone key.
-func generateKey(t *testing.T, f *Federation, dir string) registry.ZoneKey {
+func generateKey(t testing.TB, f *Federation, dir string) registry.ZoneKey {
 	t.Helper()
 	o := submitAs(t, f, dir, "alpha", "alpha", action.KindPropose, &action.Propose{Proposal: constitution.KeyGenerate, Rationale: "sign the root", Threshold: 3})
 	allAt(t, f, o.Height)
@@ -44,7 +44,7 @@ func generateKey(t *testing.T, f *Federation, dir string) registry.ZoneKey {
 
 // signedSOA asks addr for the apex SOA with DO and returns the serial and
 // whether an RRSIG by key verifies over it.
-func signedSOA(t *testing.T, addr string, key ed25519.PublicKey) (uint32, error) {
+func signedSOA(t testing.TB, addr string, key ed25519.PublicKey) (uint32, error) {
 	t.Helper()
 	m := new(dns.Msg)
 	m.SetQuestion(".", dns.TypeSOA)

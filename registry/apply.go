@@ -126,6 +126,9 @@ func (s *State) Check(tx []byte) (*action.Signed, error) {
 	if !s.meta.Time.IsZero() && a.ExpiresAt.Before(s.meta.Time) {
 		return nil, reject(CodeExpired, "action expired at %s", a.Expires)
 	}
+	if !s.meta.Time.IsZero() && a.ExpiresAt.After(s.meta.Time.Add(MaxLifetime)) {
+		return nil, reject(CodeExpired, "action expires at %s, more than %s after the block time %s", a.Expires, MaxLifetime, s.meta.Time.Format(time.RFC3339))
+	}
 	if _, err := s.rules(a, 0, &Output{}); err != nil {
 		return nil, err
 	}

@@ -246,3 +246,28 @@ func Aggregate(pkp *threshold.PublicKeyPackage, zk registry.ZoneKey, r registry.
 	}
 	return out, nil, nil
 }
+
+// Messages returns the messages of the open request's current round, in
+// order: what its signers sign. It fails if no request is open.
+func (st *Step) Messages(s *registry.State) ([][]byte, error) {
+	r, ok := s.SigningRequest()
+	if !ok {
+		return nil, errors.New("signing: no request is open")
+	}
+	zk, _ := s.ZoneKey()
+	p, err := st.planOf(s, r, Key(zk))
+	if err != nil {
+		return nil, err
+	}
+	if r.Round == registry.RoundRRsets {
+		return p.Inputs(), nil
+	}
+	if st.digested == nil {
+		d, err := p.Attach(split(r.Signatures))
+		if err != nil {
+			return nil, err
+		}
+		st.digested = d
+	}
+	return [][]byte{st.digested.Input()}, nil
+}
