@@ -13,10 +13,10 @@ import (
 	"github.com/commonroot/commonroot/action"
 	"github.com/commonroot/commonroot/api"
 	"github.com/commonroot/commonroot/client"
-	"github.com/commonroot/commonroot/internal/testtool"
-	"github.com/commonroot/commonroot/setup"
 	"github.com/commonroot/commonroot/constitution"
+	"github.com/commonroot/commonroot/internal/testtool"
 	"github.com/commonroot/commonroot/registry"
+	"github.com/commonroot/commonroot/setup"
 )
 
 // generateKey votes a key.generate (t=3) through and waits until every
