@@ -261,6 +261,19 @@ func (s *Server) Serial() uint32 {
 	return 0
 }
 
+// Withdraw stops serving the current version: every query for the zone is
+// answered SERVFAIL (and transfers refused the same way) until the next
+// Publish, which may then carry any serial. A node withdraws a signed
+// version whose signatures have expired rather than serve data no
+// validator accepts.
+func (s *Server) Withdraw() {
+	s.pubMu.Lock()
+	defer s.pubMu.Unlock()
+	if v := s.cur.Swap(nil); v != nil {
+		s.log.Warn("withdrawn", "origin", v.origin, "serial", v.serial)
+	}
+}
+
 // Close stops serving, cancels pending NOTIFYs and waits for them.
 func (s *Server) Close() error {
 	s.mu.Lock()

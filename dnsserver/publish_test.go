@@ -273,3 +273,43 @@ func TestNotifyAllAttempts(t *testing.T) {
 		}
 	}
 }
+
+// TestWithdraw: a withdrawn version is not served (SERVFAIL) until the
+// next Publish.
+func TestWithdraw(t *testing.T) {
+	zone := func(serial uint32) *testZone {
+		return newTestZone(t, "example.", fmt.Sprintf(`$TTL 3600
+example. SOA ns1.example. hostmaster.example. %d 3600 900 1209600 300
+example. NS ns1.example.
+ns1.example. A 192.0.2.1
+`, serial))
+	}
+	s := newTestServer(t, Config{}, zone(1))
+	ask := func() (int, uint32) {
+		q := new(dns.Msg)
+		q.SetQuestion("example.", dns.TypeSOA)
+		w := &captureWriter{}
+		s.ServeDNS(w, q)
+		var r dns.Msg
+		if err := r.Unpack(w.b); err != nil {
+			t.Fatal(err)
+		}
+		if len(r.Answer) == 1 {
+			return r.Rcode, r.Answer[0].(*dns.SOA).Serial
+		}
+		return r.Rcode, 0
+	}
+	if rc, serial := ask(); rc != dns.RcodeSuccess || serial != 1 {
+		t.Fatalf("before: rcode %d serial %d", rc, serial)
+	}
+	s.Withdraw()
+	if rc, _ := ask(); rc != dns.RcodeServerFailure || s.Serial() != 0 {
+		t.Fatalf("withdrawn: rcode %s, serial %d; want SERVFAIL", dns.RcodeToString[rc], s.Serial())
+	}
+	if err := s.Publish(zone(2)); err != nil {
+		t.Fatal(err)
+	}
+	if rc, serial := ask(); rc != dns.RcodeSuccess || serial != 2 {
+		t.Fatalf("after: rcode %d serial %d", rc, serial)
+	}
+}

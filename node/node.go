@@ -19,6 +19,7 @@ import (
 
 	"github.com/commonroot/commonroot/api"
 	"github.com/commonroot/commonroot/constitution"
+	"github.com/commonroot/commonroot/dnssec"
 	"github.com/commonroot/commonroot/dnsserver"
 	"github.com/commonroot/commonroot/internal/consensus"
 	"github.com/commonroot/commonroot/registry"
@@ -171,6 +172,8 @@ func Start(cfg Config) (*Node, error) {
 	n.wg.Add(1)
 	go n.collectCosignatures()
 	n.wg.Add(1)
+	go n.watchExpiry()
+	n.wg.Add(1)
 	go n.pushWitnesses(witnesses) // stops with n.stop, like collectCosignatures
 	cfg.Logger.Info("node started", "member", cfg.Member, "http", n.HTTPAddr(), "dns", n.DNSAddr(), "node_id", id.NodeID)
 	return n, nil
@@ -182,6 +185,9 @@ func Start(cfg Config) (*Node, error) {
 func (n *Node) publish(c Commit) {
 	var z dnsserver.Zone
 	switch {
+	case c.Signed != nil && expired(c.Signed, time.Now()):
+		n.withdrawExpired(c.Signed)
+		return
 	case c.Signed != nil:
 		if !c.SignedChanged && n.dns.Serial() == c.Signed.Serial() {
 			return
@@ -197,6 +203,36 @@ func (n *Node) publish(c Commit) {
 	}
 	if err := n.dns.Publish(z); err != nil {
 		n.cfg.Logger.Error("publishing zone", "serial", z.Serial(), "err", err)
+	}
+}
+
+// expired reports whether a signature of s has expired at now.
+func expired(s *dnssec.Signed, now time.Time) bool { return !s.Expires(now).After(now) }
+
+// withdrawExpired stops serving s, whose signatures expired: validators
+// would refuse it, and nothing unsigned may take its place.
+func (n *Node) withdrawExpired(s *dnssec.Signed) {
+	if n.dns.Serial() == s.Serial() {
+		n.cfg.Logger.Error("the served signed version expired and no newer one is signed: withdrawn", "serial", s.Serial(), "expired", s.Expires(time.Now()))
+		n.dns.Withdraw()
+	}
+}
+
+// watchExpiry withdraws an expired signed version even when no block
+// comes (fewer than 2/3 of the validators up).
+func (n *Node) watchExpiry() {
+	defer n.wg.Done()
+	t := time.NewTicker(10 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-t.C:
+			if s, _ := n.app.Signed(); s != nil && expired(s, time.Now()) {
+				n.withdrawExpired(s)
+			}
+		}
 	}
 }
 
