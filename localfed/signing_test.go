@@ -82,6 +82,7 @@ func signedSOA(t testing.TB, addr string, key ed25519.PublicKey) (uint32, error)
 func TestSignedThroughConsensus(t *testing.T) {
 	f, dir := startDev(t, 4)
 	zk := generateKey(t, f, dir)
+	keyAt := time.Now()
 	var first uint32
 	eventually(t, "every node serves a signed zone", 120*time.Second, func() error {
 		var serials []uint32
@@ -102,7 +103,7 @@ func TestSignedThroughConsensus(t *testing.T) {
 	})
 	var v registry.SignedVersion
 	f.Nodes["alpha"].App().View(func(s *registry.State) { v, _ = s.Signed() })
-	t.Logf("first signed version: serial %d, %d signatures by %v", v.Serial, v.Signatures, v.Signers)
+	t.Logf("first signed version: serial %d, %d signatures by %v, served by all four %s after every node had the key", v.Serial, v.Signatures, v.Signers, time.Since(keyAt).Round(100*time.Millisecond))
 	if v.Serial != first || v.Signatures < 1000 || len(v.Signers) != 3 {
 		t.Errorf("signed version %+v", v)
 	}
