@@ -696,17 +696,7 @@ func FuzzDKGAction(f *testing.F) {
 			return // the action package refuses empty data
 		}
 		sg := stages[int(st)%len(stages)]
-		s, err := Load(func(yield func(string, []byte) error) error {
-			for k, v := range sg.stored {
-				if err := yield(k, v); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := loadStored(t, sg.stored)
 		c, _ := s.Ceremony(sg.r.id)
 		name := members[int(signer)%len(members)]
 		msg, err := action.Sign(action.Action{Origin: s.Constitution().Origin, Signer: name, Seq: s.NextNodeSeq(name),
@@ -716,37 +706,52 @@ func FuzzDKGAction(f *testing.F) {
 		if err != nil {
 			return // too large for an action
 		}
-		out := s.Apply(s.Height()+1, s.Time().Add(time.Second), 100, [][]byte{msg})
-		writes := s.TakeWrites()
-		if out.Results[0].Code != OK {
-			for _, w := range writes {
-				if w.Key != keyMeta {
-					t.Fatalf("rejected (%s) but wrote %q", out.Results[0].Reason, w.Key)
-				}
-			}
-			return
-		}
-		stored := maps.Clone(sg.stored)
-		for _, w := range writes {
-			if w.Value == nil {
-				delete(stored, w.Key)
-			} else {
-				stored[w.Key] = w.Value
-			}
-		}
-		loaded, err := Load(func(yield func(string, []byte) error) error {
-			for k, v := range stored {
-				if err := yield(k, v); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if loaded.Digest() != s.Digest() {
-			t.Fatal("an accepted dkg action left a state that does not load to the same digest")
-		}
+		applyChecked(t, s, sg.stored, msg)
 	})
+}
+
+// loadStored loads a state from stored keys and values.
+func loadStored(t testing.TB, stored map[string][]byte) *State {
+	t.Helper()
+	s, err := Load(func(yield func(string, []byte) error) error {
+		for k, v := range stored {
+			if err := yield(k, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// applyChecked applies msg in a block one second after s's last: a
+// rejected action must write nothing but the block's meta, and an accepted
+// one must leave a state that loads, from stored and the writes, to the
+// same digest.
+func applyChecked(t *testing.T, s *State, stored map[string][]byte, msg []byte) {
+	t.Helper()
+	out := s.Apply(s.Height()+1, s.Time().Add(time.Second), 100, [][]byte{msg})
+	writes := s.TakeWrites()
+	if out.Results[0].Code != OK {
+		for _, w := range writes {
+			if w.Key != keyMeta {
+				t.Fatalf("rejected (%s) but wrote %q", out.Results[0].Reason, w.Key)
+			}
+		}
+		return
+	}
+	stored = maps.Clone(stored)
+	for _, w := range writes {
+		if w.Value == nil {
+			delete(stored, w.Key)
+		} else {
+			stored[w.Key] = w.Value
+		}
+	}
+	if loadStored(t, stored).Digest() != s.Digest() {
+		t.Fatal("an accepted action left a state that does not load to the same digest")
+	}
 }

@@ -25,7 +25,7 @@ type signingRun struct {
 	nonces map[string]map[[64]byte]*threshold.SigningNonces
 }
 
-func newSigningRun(t *testing.T) *signingRun {
+func newSigningRun(t testing.TB) *signingRun {
 	r := startCeremony(t, 3)
 	zk := r.complete()
 	pkp, err := zk.PublicKeyPackage()
@@ -373,4 +373,42 @@ func TestSigningRejections(t *testing.T) {
 	// The commitments already in the pool cannot come again.
 	again := r.signTx("alpha", &action.Signing{Step: action.StepNonces, Ceremony: r.zk.Ceremony, Data: base64.StdEncoding.EncodeToString(goodData)})
 	r.f.rejected(again, "is already in the pool: a nonce is used once")
+}
+
+// FuzzSignAction applies arbitrary sign payloads (nonces or share chunks),
+// by any member, to a state with filled pools and an open request: nothing
+// panics, a rejected action writes nothing but the block's meta, and an
+// accepted one leaves a state that loads to the same digest.
+func FuzzSignAction(f *testing.F) {
+	r := newSigningRun(f)
+	for _, m := range r.zk.Participants {
+		r.accept(r.fill(m, 20))
+	}
+	r.f.s.OpenSigning(7, 0, r.f.now.Add(-time.Hour), r.f.now.Add(24*time.Hour), 3)
+	req, _ := r.f.s.SigningRequest()
+	stored := map[string][]byte{}
+	for _, k := range sortedKeys(r.f.s.elems) {
+		stored[k] = r.f.s.encode(k)
+	}
+	members := r.zk.Participants
+	f.Add(uint8(0), false, uint8(0), r.fillData(members[0], 2))
+	f.Add(uint8(1), true, uint8(0), make([]byte, 3*action.ShareSize))
+	f.Add(uint8(2), true, uint8(1), make([]byte, action.ShareSize))
+	f.Fuzz(func(t *testing.T, signer uint8, shares bool, chunk uint8, data []byte) {
+		if len(data) == 0 {
+			return
+		}
+		s := loadStored(t, stored)
+		name := members[int(signer)%len(members)]
+		b := &action.Signing{Step: action.StepNonces, Ceremony: r.zk.Ceremony, Data: base64.StdEncoding.EncodeToString(data)}
+		if shares {
+			b = &action.Signing{Step: action.StepShares, Request: req.ID, Session: req.Session, Chunk: int(chunk % 4), Data: b.Data}
+		}
+		msg, err := action.Sign(action.Action{Origin: s.Constitution().Origin, Signer: name, Seq: s.NextNodeSeq(name),
+			Expires: s.Time().Add(time.Hour).Format(time.RFC3339), Kind: action.KindSign, Body: b}, r.f.signers[name])
+		if err != nil {
+			return // not a valid sign body, or too large
+		}
+		applyChecked(t, s, stored, msg)
+	})
 }
