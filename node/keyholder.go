@@ -61,6 +61,20 @@ type keyholder struct {
 	signPaused bool
 }
 
+// lane is what a node needs, from the committed state, to sign an action
+// of its own: the block height and time, the next number of its sequence
+// lane and the federation's origin.
+type lane struct {
+	height int64
+	now    time.Time
+	next   uint64
+	origin string
+}
+
+func laneOf(s *registry.State, member string) lane {
+	return lane{height: s.Height(), now: s.Time(), next: s.NextNodeSeq(member), origin: s.Constitution().Origin}
+}
+
 // nodeSeqLocked hands out the next sequence number of the member's node
 // lane: the state's next one, or past the actions still in flight; if the
 // state has not caught up for resendAfter blocks, they were lost and the
@@ -305,13 +319,10 @@ func (n *Node) cleanShareFiles(ceremonies []registry.Ceremony) {
 // ceremony's current round, if any.
 func (n *Node) dkgStep() error {
 	var (
-		c      registry.Ceremony
-		all    []registry.Ceremony
-		open   bool
-		now    time.Time
-		height int64
-		seq    uint64
-		origin string
+		c    registry.Ceremony
+		all  []registry.Ceremony
+		open bool
+		l    lane
 	)
 	me := n.cfg.Member
 	n.app.View(func(s *registry.State) {
@@ -320,8 +331,9 @@ func (n *Node) dkgStep() error {
 		}
 		c, open = s.OpenCeremony()
 		all = s.Ceremonies()
-		now, height, seq, origin = s.Time(), s.Height(), s.NextNodeSeq(me), s.Constitution().Origin
+		l = laneOf(s, me)
 	})
+	now, height, seq, origin := l.now, l.height, l.next, l.origin
 	n.cleanShareFiles(all)
 	if !open || c.ParticipantID(me) == 0 {
 		n.cleanCeremonyFiles(nil)

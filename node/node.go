@@ -219,18 +219,29 @@ func (n *Node) withdrawExpired(s *dnssec.Signed) {
 }
 
 // watchExpiry withdraws an expired signed version even when no block
-// comes (fewer than 2/3 of the validators up).
+// comes (fewer than 2/3 of the validators up); it runs until Stop.
 func (n *Node) watchExpiry() {
 	defer n.wg.Done()
 	t := time.NewTicker(10 * time.Second)
 	defer t.Stop()
-	for {
-		select {
-		case <-n.stop:
-			return
-		case <-t.C:
-			if s, _ := n.app.Signed(); s != nil && expired(s, time.Now()) {
-				n.withdrawExpired(s)
+	for range n.ticks(t) {
+		if s, _ := n.app.Signed(); s != nil && expired(s, time.Now()) {
+			n.withdrawExpired(s)
+		}
+	}
+}
+
+// ticks yields t's ticks until Stop.
+func (n *Node) ticks(t *time.Ticker) func(yield func(time.Time) bool) {
+	return func(yield func(time.Time) bool) {
+		for {
+			select {
+			case <-n.stop:
+				return
+			case now := <-t.C:
+				if !yield(now) {
+					return
+				}
 			}
 		}
 	}

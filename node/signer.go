@@ -123,10 +123,7 @@ func (n *Node) signStep() error {
 		pool     registry.Pool
 		req      registry.SigningRequest
 		open     bool
-		height   int64
-		now      time.Time
-		nextSeq  uint64
-		origin   string
+		l        lane
 		isMember bool
 	)
 	me := n.cfg.Member
@@ -137,7 +134,7 @@ func (n *Node) signStep() error {
 		zk, keyed = s.ZoneKey()
 		pool, _ = s.Pool(me)
 		req, open = s.SigningRequest()
-		height, now, nextSeq, origin = s.Height(), s.Time(), s.NextNodeSeq(me), s.Constitution().Origin
+		l = laneOf(s, me)
 		_, isMember = s.Member(me)
 	})
 	if !keyed || !isMember || zk.KeyParticipantID(me) == 0 {
@@ -148,7 +145,7 @@ func (n *Node) signStep() error {
 		return err
 	}
 	defer share.Zero()
-	txs, err := n.signActions(zk, share, pool, req, open, height, now, nextSeq, origin)
+	txs, err := n.signActions(zk, share, pool, req, open, l)
 	// Submit outside the lock: CheckTx waits while a block commits, and
 	// the commit hook takes the lock.
 	for _, tx := range txs {
@@ -160,9 +157,8 @@ func (n *Node) signStep() error {
 }
 
 // signActions decides and signs the sign actions this member's node owes.
-func (n *Node) signActions(zk registry.ZoneKey, share *threshold.KeyShare, pool registry.Pool, req registry.SigningRequest, open bool,
-	height int64, now time.Time, nextSeq uint64, origin string) ([][]byte, error) {
-	me := n.cfg.Member
+func (n *Node) signActions(zk registry.ZoneKey, share *threshold.KeyShare, pool registry.Pool, req registry.SigningRequest, open bool, l lane) ([][]byte, error) {
+	me, height := n.cfg.Member, l.height
 	k := &n.keys
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -179,8 +175,8 @@ func (n *Node) signActions(zk registry.ZoneKey, share *threshold.KeyShare, pool 
 	}
 	var txs [][]byte
 	send := func(b *action.Signing) error {
-		seq := n.nodeSeqLocked(nextSeq, height)
-		tx, err := action.Sign(action.Action{Origin: origin, Signer: me, Seq: seq, Expires: now.Add(time.Hour).UTC().Format(time.RFC3339),
+		seq := n.nodeSeqLocked(l.next, height)
+		tx, err := action.Sign(action.Action{Origin: l.origin, Signer: me, Seq: seq, Expires: l.now.Add(time.Hour).UTC().Format(time.RFC3339),
 			Kind: action.KindSign, Body: b}, n.cfg.Key)
 		if err != nil {
 			return err
