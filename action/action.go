@@ -172,10 +172,7 @@ const (
 )
 
 // Bytes returns Data decoded (Decode has checked that it decodes).
-func (d *DKG) Bytes() []byte {
-	b, _ := base64.StdEncoding.DecodeString(d.Data)
-	return b
-}
+func (d *DKG) Bytes() []byte { return decoded(d.Data) }
 
 // Signing is a member node's message in the threshold signing of zone
 // versions (see registry's signing.go): Data holds, in standard base64,
@@ -206,18 +203,31 @@ const (
 )
 
 // Bytes returns Data decoded (Decode has checked that it decodes).
-func (s *Signing) Bytes() []byte {
-	b, _ := base64.StdEncoding.DecodeString(s.Data)
+func (s *Signing) Bytes() []byte { return decoded(s.Data) }
+
+// decoded returns data decoded from base64, nil if it does not decode.
+func decoded(data string) []byte {
+	b, _ := base64.StdEncoding.DecodeString(data)
 	return b
+}
+
+// checkData checks that a kind's data is non-empty canonical standard
+// base64 and returns it decoded.
+func checkData(kind, data string) ([]byte, error) {
+	b, err := base64.StdEncoding.DecodeString(data)
+	if err != nil || len(b) == 0 || base64.StdEncoding.EncodeToString(b) != data {
+		return nil, fmt.Errorf("action: %s data %q is not non-empty canonical standard base64", kind, trim(data))
+	}
+	return b, nil
 }
 
 func (s *Signing) check(kind string) error {
 	if kind != KindSign {
 		return fmt.Errorf("action: kind %q with a sign body", kind)
 	}
-	b, err := base64.StdEncoding.DecodeString(s.Data)
-	if err != nil || len(b) == 0 || base64.StdEncoding.EncodeToString(b) != s.Data {
-		return fmt.Errorf("action: sign data %q is not non-empty canonical standard base64", trim(s.Data))
+	b, err := checkData("sign", s.Data)
+	if err != nil {
+		return err
 	}
 	switch s.Step {
 	case StepNonces:
@@ -435,11 +445,8 @@ func (d *DKG) check(kind string) error {
 	default:
 		return fmt.Errorf("action: dkg round %q must be commit, shares, complaint or confirm", trim(d.Round))
 	}
-	b, err := base64.StdEncoding.DecodeString(d.Data)
-	if err != nil || len(b) == 0 || base64.StdEncoding.EncodeToString(b) != d.Data {
-		return fmt.Errorf("action: dkg data %q is not non-empty canonical standard base64", trim(d.Data))
-	}
-	return nil
+	_, err := checkData("dkg", d.Data)
+	return err
 }
 
 func (d *Delegate) check(kind, want string) error {

@@ -68,13 +68,16 @@ func writeSigning(b *bbolt.Bucket, target *zone.Zone, signed *dnssec.Signed) err
 // recorded and the open request's zone must be the one it signs.
 func (a *App) loadSigning() error {
 	var target, signedZone, sigs []byte
-	a.db.View(func(tx *bbolt.Tx) error {
+	err := a.db.View(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketSigning)
 		target = append([]byte(nil), b.Get(keyTarget)...)
 		signedZone = append([]byte(nil), b.Get(keySignedZone)...)
 		sigs = append([]byte(nil), b.Get(keySignedSigs)...)
 		return nil
 	})
+	if err != nil {
+		return fmt.Errorf("node: reading the signed versions: %v", err)
+	}
 	st := signing.Step{}
 	if v, ok := a.state.Signed(); ok {
 		zk, _ := a.state.ZoneKey()

@@ -56,8 +56,10 @@ type signerState struct {
 	// sentAt the height they were sent at.
 	noncesSent int
 	noncesAt   int64
-	// sharesSent names the chunks sent (request/session/chunk) and when.
+	// sharesSent names the chunks of request sharesFor sent
+	// (request/session/chunk) and when.
 	sharesSent map[string]int64
+	sharesFor  uint64
 }
 
 // loadNonces reads the nonce file of ceremony.
@@ -140,12 +142,23 @@ func (n *Node) signStep() error {
 	if !keyed || !isMember || zk.KeyParticipantID(me) == 0 {
 		return nil
 	}
-	share, err := LoadZoneShare(n.cfg.Home, zk.Ceremony)
-	if err != nil {
-		return err
+	// The key share is read from disk only when there is work for it.
+	var share *threshold.KeyShare
+	loadShare := func() (*threshold.KeyShare, error) {
+		if share == nil {
+			var err error
+			if share, err = LoadZoneShare(n.cfg.Home, zk.Ceremony); err != nil {
+				return nil, err
+			}
+		}
+		return share, nil
 	}
-	defer share.Zero()
-	txs, err := n.signActions(zk, share, pool, req, open, l)
+	defer func() {
+		if share != nil {
+			share.Zero()
+		}
+	}()
+	txs, err := n.signActions(zk, loadShare, pool, req, open, l)
 	// Submit outside the lock: CheckTx waits while a block commits, and
 	// the commit hook takes the lock.
 	for _, tx := range txs {
@@ -157,7 +170,7 @@ func (n *Node) signStep() error {
 }
 
 // signActions decides and signs the sign actions this member's node owes.
-func (n *Node) signActions(zk registry.ZoneKey, share *threshold.KeyShare, pool registry.Pool, req registry.SigningRequest, open bool, l lane) ([][]byte, error) {
+func (n *Node) signActions(zk registry.ZoneKey, loadShare func() (*threshold.KeyShare, error), pool registry.Pool, req registry.SigningRequest, open bool, l lane) ([][]byte, error) {
 	me, height := n.cfg.Member, l.height
 	k := &n.keys
 	k.mu.Lock()
@@ -188,7 +201,7 @@ func (n *Node) signActions(zk registry.ZoneKey, share *threshold.KeyShare, pool 
 	// Signature shares first: they are what the federation waits for.
 	if open {
 		if j := req.SignerIndex(me); j >= 0 {
-			if err := n.sendShares(req, j, share, zk, height, send); err != nil {
+			if err := n.sendShares(req, j, loadShare, zk, height, send); err != nil {
 				return txs, err
 			}
 		}
@@ -232,6 +245,13 @@ func (n *Node) signActions(zk registry.ZoneKey, share *threshold.KeyShare, pool 
 	}
 	want = min(want, registry.MaxPool)
 	have := pool.Len() + ss.noncesSent
+	if have >= want {
+		return txs, nil
+	}
+	share, err := loadShare()
+	if err != nil {
+		return txs, err
+	}
 	var batches [][]byte
 	for have < want && len(batches) < maxNonceActions {
 		m := min(action.MaxNonces, want-have)
@@ -252,9 +272,6 @@ func (n *Node) signActions(zk registry.ZoneKey, share *threshold.KeyShare, pool 
 		batches = append(batches, data)
 		have += m
 	}
-	if len(batches) == 0 {
-		return txs, nil
-	}
 	// The nonces are on disk before their commitments leave the node.
 	if err := n.saveNonces(zk.Ceremony, ss.nonces); err != nil {
 		return txs, fmt.Errorf("node: saving nonces: %v", err)
@@ -272,8 +289,11 @@ func (n *Node) signActions(zk registry.ZoneKey, share *threshold.KeyShare, pool 
 
 // sendShares computes this member's signature shares for its session of
 // req and sends the chunks the federation has not received.
-func (n *Node) sendShares(req registry.SigningRequest, j int, share *threshold.KeyShare, zk registry.ZoneKey, height int64, send func(*action.Signing) error) error {
+func (n *Node) sendShares(req registry.SigningRequest, j int, loadShare func() (*threshold.KeyShare, error), zk registry.ZoneKey, height int64, send func(*action.Signing) error) error {
 	ss := &n.keys.sign
+	if ss.sharesFor != req.ID {
+		ss.sharesSent, ss.sharesFor = map[string]int64{}, req.ID
+	}
 	var owed []int
 	for c := range req.Chunks() {
 		key := fmt.Sprintf("%d/%d/%d", req.ID, req.Session, c)
@@ -288,6 +308,10 @@ func (n *Node) sendShares(req registry.SigningRequest, j int, share *threshold.K
 	if len(owed) == 0 {
 		return nil
 	}
+	share, err := loadShare()
+	if err != nil {
+		return err
+	}
 	r, msgs, err := n.app.SigningMessages()
 	if err != nil {
 		return err
@@ -295,22 +319,13 @@ func (n *Node) sendShares(req registry.SigningRequest, j int, share *threshold.K
 	if r.ID != req.ID || r.Session != req.Session || r.Round != req.Round || len(msgs) != req.Count {
 		return nil // the request moved on meanwhile
 	}
-	ids := make([][]byte, len(req.Signers))
-	for i, m := range req.Signers {
-		id := zk.KeyParticipantID(m)
-		ids[i] = []byte{byte(id >> 8), byte(id)}
-	}
 	for _, c := range owed {
 		lo, hi := c*action.SharesPerChunk, min(req.Count, (c+1)*action.SharesPerChunk)
 		data := make([]byte, 0, (hi-lo)*action.ShareSize)
 		for i := lo; i < hi; i++ {
-			list := make([]threshold.SigningCommitment, len(req.Signers))
-			for x := range req.Signers {
-				cm, err := threshold.DecodeSigningCommitment(append(append([]byte(nil), ids[x]...), req.Commitment(x, i)...))
-				if err != nil {
-					return err
-				}
-				list[x] = cm
+			list, err := req.CommitmentList(zk, i)
+			if err != nil {
+				return err
 			}
 			raw, ok := ss.nonces[[64]byte(req.Commitment(j, i))]
 			if !ok {

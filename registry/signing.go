@@ -2,6 +2,7 @@ package registry
 
 import (
 	"bytes"
+	"fmt"
 	"slices"
 	"time"
 
@@ -156,6 +157,40 @@ func (r *SigningRequest) Share(i, m int) []byte {
 	}
 	off := (m % action.SharesPerChunk) * action.ShareSize
 	return c[off : off+action.ShareSize]
+}
+
+// CommitmentList returns the commitment list of message m of the current
+// session, as FROST wants it: each signer's commitment with its
+// identifier in zk, in identifier order.
+func (r *SigningRequest) CommitmentList(zk ZoneKey, m int) ([]threshold.SigningCommitment, error) {
+	list := make([]threshold.SigningCommitment, len(r.Signers))
+	for j, name := range r.Signers {
+		c, err := threshold.DecodeSigningCommitment(withID(zk.KeyParticipantID(name), r.Commitment(j, m)))
+		if err != nil {
+			return nil, fmt.Errorf("registry: commitment %d of %s: %v", m, name, err)
+		}
+		list[j] = c
+	}
+	return list, nil
+}
+
+// SignatureShares returns the signature shares of message m of the
+// current session, in the order of Signers; every share must be in.
+func (r *SigningRequest) SignatureShares(zk ZoneKey, m int) ([]threshold.SignatureShare, error) {
+	shares := make([]threshold.SignatureShare, len(r.Signers))
+	for j, name := range r.Signers {
+		sh, err := threshold.DecodeSignatureShare(withID(zk.KeyParticipantID(name), r.Share(j, m)))
+		if err != nil {
+			return nil, fmt.Errorf("registry: share %d of %s: %v", m, name, err)
+		}
+		shares[j] = sh
+	}
+	return shares, nil
+}
+
+// withID prefixes b with a FROST identifier, as package threshold encodes.
+func withID(id uint16, b []byte) []byte {
+	return append([]byte{byte(id >> 8), byte(id)}, b...)
 }
 
 // SignedVersion is a published signed zone version.
@@ -342,11 +377,17 @@ func (s *State) SigningBlame(culprits []string, reason string) [][]byte {
 	r := s.signing
 	out := &Output{}
 	for _, m := range culprits {
-		r.Excluded = append(r.Excluded, Exclusion{Member: m, Attempt: r.Session, Round: r.Round, Reason: reason, Time: s.meta.Time, Action: -1})
-		s.emit(out, Event{Event: "signing.excluded", Request: r.ID, Round: r.Round, Member: m, Reason: reason})
+		s.excludeSigner(r, m, reason, out)
 	}
 	s.newSession(r, nil, out)
 	return out.Entries
+}
+
+// excludeSigner records that m, a signer of r's current session, is out of
+// r and why.
+func (s *State) excludeSigner(r *SigningRequest, m, reason string, out *Output) {
+	r.Excluded = append(r.Excluded, Exclusion{Member: m, Attempt: r.Session, Round: r.Round, Reason: reason, Time: s.meta.Time, Action: -1})
+	s.emit(out, Event{Event: "signing.excluded", Request: r.ID, Round: r.Round, Member: m, Reason: reason})
 }
 
 // PublishSigned closes the open request with its signed version.
@@ -473,8 +514,7 @@ func (s *State) signingDeadlines(out *Output) {
 	}
 	for i, m := range r.Signers {
 		if r.owes(i) {
-			r.Excluded = append(r.Excluded, Exclusion{Member: m, Attempt: r.Session, Round: r.Round, Reason: reasonSilent, Time: s.meta.Time, Action: -1})
-			s.emit(out, Event{Event: "signing.excluded", Request: r.ID, Round: r.Round, Member: m, Reason: reasonSilent})
+			s.excludeSigner(r, m, reasonSilent, out)
 			s.silent[m] = true
 			s.touch(keySilent)
 		}

@@ -70,18 +70,12 @@ func (r *signingRun) fillData(m string, n int) []byte {
 
 // commitments returns message i's commitment list of the open request.
 func (r *signingRun) commitments(req SigningRequest, i int) []threshold.SigningCommitment {
-	var list []threshold.SigningCommitment
-	for j, m := range req.Signers {
-		c, err := threshold.DecodeSigningCommitment(append(binaryID(r.zk.KeyParticipantID(m)), req.Commitment(j, i)...))
-		if err != nil {
-			r.t.Fatal(err)
-		}
-		list = append(list, c)
+	list, err := req.CommitmentList(r.zk, i)
+	if err != nil {
+		r.t.Fatal(err)
 	}
 	return list
 }
-
-func binaryID(id uint16) []byte { return []byte{byte(id >> 8), byte(id)} }
 
 // shares signs msgs as m, the signer of the open request's session, and
 // returns its share actions; tamper changes the share of message 0.
@@ -119,13 +113,9 @@ func (r *signingRun) aggregate(msgs [][]byte) ([]byte, []string) {
 	req, _ := r.f.s.SigningRequest()
 	var sigs []byte
 	for i, msg := range msgs {
-		var shares []threshold.SignatureShare
-		for j, m := range req.Signers {
-			sh, err := threshold.DecodeSignatureShare(append(binaryID(r.zk.KeyParticipantID(m)), req.Share(j, i)...))
-			if err != nil {
-				r.t.Fatal(err)
-			}
-			shares = append(shares, sh)
+		shares, err := req.SignatureShares(r.zk, i)
+		if err != nil {
+			r.t.Fatal(err)
 		}
 		sig, err := threshold.Aggregate(r.pkp, msg, r.commitments(req, i), shares)
 		if ie, ok := err.(*threshold.InvalidSharesError); ok {

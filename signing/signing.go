@@ -210,25 +210,15 @@ func Aggregate(pkp *threshold.PublicKeyPackage, zk registry.ZoneKey, r registry.
 	if len(msgs) != r.Count {
 		return nil, nil, fmt.Errorf("signing: %d messages for a round of %d", len(msgs), r.Count)
 	}
-	ids := make([][]byte, len(r.Signers))
-	for j, m := range r.Signers {
-		id := zk.KeyParticipantID(m)
-		ids[j] = []byte{byte(id >> 8), byte(id)}
-	}
 	out := make([]byte, 0, len(msgs)*64)
-	comms := make([]threshold.SigningCommitment, len(r.Signers))
-	shares := make([]threshold.SignatureShare, len(r.Signers))
 	for i, msg := range msgs {
-		for j := range r.Signers {
-			c, err := threshold.DecodeSigningCommitment(append(bytes.Clone(ids[j]), r.Commitment(j, i)...))
-			if err != nil {
-				return nil, nil, fmt.Errorf("signing: commitment %d of %s: %v", i, r.Signers[j], err)
-			}
-			sh, err := threshold.DecodeSignatureShare(append(bytes.Clone(ids[j]), r.Share(j, i)...))
-			if err != nil {
-				return nil, nil, fmt.Errorf("signing: share %d of %s: %v", i, r.Signers[j], err)
-			}
-			comms[j], shares[j] = c, sh
+		comms, err := r.CommitmentList(zk, i)
+		if err != nil {
+			return nil, nil, err
+		}
+		shares, err := r.SignatureShares(zk, i)
+		if err != nil {
+			return nil, nil, err
 		}
 		sig, err := threshold.Aggregate(pkp, msg, comms, shares)
 		var bad *threshold.InvalidSharesError
