@@ -7,6 +7,7 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -338,18 +339,7 @@ func TestServeUDPBatch(t *testing.T) {
 	s := newTestServer(t, Config{}, z)
 	for name, serve := range map[string]func(*net.UDPConn){"direct": s.serveUDPDirect, "x/net": s.serveUDP} {
 		t.Run(name, func(t *testing.T) {
-			conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan struct{})
-			go func() { serve(conn); close(done) }()
-			defer func() { conn.Close(); <-done }()
-			client, err := net.DialUDP("udp", nil, conn.LocalAddr().(*net.UDPAddr))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer client.Close()
+			client, _ := runUDPLoop(t, serve)
 			reqs := [][]byte{
 				query("www.a.example.", dns.TypeA, 1232, true, 1),
 				query("nope.example.", dns.TypeA, 1232, true, 2),
@@ -381,4 +371,26 @@ func TestServeUDPBatch(t *testing.T) {
 			}
 		})
 	}
+}
+
+// runUDPLoop runs serve on a loopback UDP socket until stop (or the end of
+// the test) and returns a client connected to it; stop returns once the
+// loop has ended.
+func runUDPLoop(t *testing.T, serve func(*net.UDPConn)) (client *net.UDPConn, stop func()) {
+	t.Helper()
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { serve(conn); close(done) }()
+	var once sync.Once
+	stop = func() { once.Do(func() { conn.Close(); <-done }) }
+	t.Cleanup(stop)
+	client, err = net.DialUDP("udp", nil, conn.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	return client, stop
 }

@@ -1,7 +1,6 @@
 package dnsserver
 
 import (
-	"net"
 	"testing"
 	"time"
 
@@ -69,18 +68,7 @@ func TestStatsLatency(t *testing.T) {
 			if loop == "x/net" {
 				serve = s.serveUDP
 			}
-			conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan struct{})
-			go func() { serve(conn); close(done) }()
-			defer func() { conn.Close(); <-done }()
-			client, err := net.DialUDP("udp", nil, conn.LocalAddr().(*net.UDPAddr))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer client.Close()
+			client, stop := runUDPLoop(t, serve)
 			reqs := [][]byte{
 				query("com.", dns.TypeNS, 1232, false, 1),
 				{1, 2, 3}, // ignored: no answer, no latency
@@ -101,8 +89,7 @@ func TestStatsLatency(t *testing.T) {
 			}
 			// A batch is counted just after its answers are sent: stop
 			// the loop to be sure the last one was.
-			conn.Close()
-			<-done
+			stop()
 			h := s.Stats().UDPLatency
 			var sum uint64
 			for _, n := range h.Buckets {

@@ -618,17 +618,7 @@ func TestDKGReplicas(t *testing.T) {
 			}
 		}
 	}
-	loaded, err := Load(func(yield func(string, []byte) error) error {
-		for k, v := range stored {
-			if err := yield(k, v); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	loaded := loadStored(t, stored)
 	if loaded.Digest() != r.f.s.Digest() {
 		t.Fatal("the loaded state differs")
 	}
