@@ -40,8 +40,8 @@ const (
 	RestrictionLift   = "restriction.lift"
 	ConstitutionAmend = "constitution.amend"
 	// KeyGenerate runs a distributed key generation among the members for
-	// the zone's signing key; KeyRoll (reserved: refused until rollover is
-	// built) would replace an existing key the same way.
+	// the zone's signing key; KeyRoll makes a new key the same way and
+	// rolls the zone over to it (see Signing.RolloverPublish).
 	KeyGenerate = "key.generate"
 	KeyRoll     = "key.roll"
 )
@@ -140,19 +140,43 @@ type Signing struct {
 	// Timeout is how long the chosen signers have to send their signature
 	// shares before a new set is chosen without the silent ones.
 	Timeout Duration `json:"timeout"`
+	// RolloverPublish and RolloverRetire time a key rollover (RFC 7583
+	// §3.3, a CSK roll): the new key's DNSKEY is published, beside the
+	// old key that still signs, for RolloverPublish before the new key
+	// takes over the signing (the publication interval Ipub: propagation
+	// delay plus DNSKEY TTL, plus the RFC 5011 add hold-down where
+	// resolvers learn the trust anchor from the zone); the old DNSKEY
+	// stays published for RolloverRetire after the first version signed
+	// by the new key (the retire interval Iret: propagation delay plus the
+	// largest TTL of a signed RRset). Zero means the default.
+	RolloverPublish Duration `json:"rollover_publish,omitempty"`
+	RolloverRetire  Duration `json:"rollover_retire,omitempty"`
 }
 
 // DefaultSigning is the signing policy of a constitution that states none:
 // signatures valid 14 days, refreshed 5 days before they expire, signers
 // replaced after 30 seconds of silence.
-var DefaultSigning = Signing{Validity: Duration(14 * 24 * time.Hour), Refresh: Duration(5 * 24 * time.Hour), Timeout: Duration(30 * time.Second)}
+// A rollover publishes the new key for 30 days (the RFC 5011 add
+// hold-down) plus the root's DNSKEY TTL of 2 days plus an hour, and keeps
+// the old one 2 days (the root's largest TTL) plus an hour after the
+// switch.
+var DefaultSigning = Signing{Validity: Duration(14 * 24 * time.Hour), Refresh: Duration(5 * 24 * time.Hour), Timeout: Duration(30 * time.Second),
+	RolloverPublish: Duration((30*24 + 48 + 1) * time.Hour), RolloverRetire: Duration(49 * time.Hour)}
 
-// SigningPolicy returns c.Signing or, if it is not set, DefaultSigning.
+// SigningPolicy returns c.Signing or, if it is not set, DefaultSigning; the
+// rollover times it leaves out are DefaultSigning's.
 func (c *Constitution) SigningPolicy() Signing {
 	if c.Signing == nil {
 		return DefaultSigning
 	}
-	return *c.Signing
+	sp := *c.Signing
+	if sp.RolloverPublish == 0 {
+		sp.RolloverPublish = DefaultSigning.RolloverPublish
+	}
+	if sp.RolloverRetire == 0 {
+		sp.RolloverRetire = DefaultSigning.RolloverRetire
+	}
+	return sp
 }
 
 // TLD is a delegation the federation starts with.
@@ -381,6 +405,14 @@ func (c *Constitution) Validate() error {
 		}
 		if sp.Timeout < Duration(time.Second) || sp.Timeout > sp.Refresh/2 {
 			return fail("signing.timeout", "%s is outside 1s..half the refresh (%s)", time.Duration(sp.Timeout), time.Duration(sp.Refresh/2))
+		}
+		for _, f := range []struct {
+			name string
+			d    Duration
+		}{{"signing.rollover_publish", sp.RolloverPublish}, {"signing.rollover_retire", sp.RolloverRetire}} {
+			if f.d != 0 && (f.d < Duration(time.Second) || f.d > Duration(365*24*time.Hour)) {
+				return fail(f.name, "%s is outside 1s..8760h", time.Duration(f.d))
+			}
 		}
 	}
 	for _, k := range Kinds {

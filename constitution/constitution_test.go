@@ -85,8 +85,17 @@ func TestParseValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := c3.SigningPolicy(), (Signing{Validity: Duration(2 * time.Hour), Refresh: Duration(30 * time.Minute), Timeout: Duration(10 * time.Second)}); got != want {
-		t.Errorf("signing policy = %+v, want %+v", got, want)
+	if got, want := c3.SigningPolicy(), (Signing{Validity: Duration(2 * time.Hour), Refresh: Duration(30 * time.Minute), Timeout: Duration(10 * time.Second),
+		RolloverPublish: DefaultSigning.RolloverPublish, RolloverRetire: DefaultSigning.RolloverRetire}); got != want {
+		t.Errorf("signing policy without rollover times = %+v, want %+v", got, want)
+	}
+	m["signing"] = map[string]any{"validity": "2h", "refresh": "30m", "timeout": "10s", "rollover_publish": "20s", "rollover_retire": "15s"}
+	c4, err := Parse(encode(t, m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c4.SigningPolicy(); got.RolloverPublish != Duration(20*time.Second) || got.RolloverRetire != Duration(15*time.Second) {
+		t.Errorf("signing policy = %+v, want rollover times 20s and 15s", got)
 	}
 	if c2.ChainID() == "" || len(c2.ChainID()) > 50 {
 		t.Errorf("chain ID %q must be 1..50 characters", c2.ChainID())
@@ -174,6 +183,12 @@ func TestParseRefuses(t *testing.T) {
 		{"signing timeout too long", func(m map[string]any) {
 			m["signing"] = map[string]any{"validity": "1h", "refresh": "10m", "timeout": "6m"}
 		}, "signing.timeout: 6m0s is outside 1s..half the refresh (5m0s)"},
+		{"rollover publish too long", func(m map[string]any) {
+			m["signing"] = map[string]any{"validity": "1h", "refresh": "10m", "timeout": "10s", "rollover_publish": "9000h"}
+		}, "signing.rollover_publish: 9000h0m0s is outside 1s..8760h"},
+		{"rollover retire too short", func(m map[string]any) {
+			m["signing"] = map[string]any{"validity": "1h", "refresh": "10m", "timeout": "10s", "rollover_retire": "1ms"}
+		}, "signing.rollover_retire: 1ms is outside 1s..8760h"},
 		{"signing unknown field", func(m map[string]any) {
 			m["signing"] = map[string]any{"validity": "1h", "refresh": "10m", "timeout": "10s", "algorithm": 13}
 		}, `unknown field "algorithm"`},

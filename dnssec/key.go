@@ -1,10 +1,12 @@
 package dnssec
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"encoding/base64"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 
@@ -25,9 +27,28 @@ const DefaultDNSKEYTTL = 172800
 
 // Key is the zone's signing key: a CSK (flags 257, SEP) of algorithm 15. It
 // signs every RRset of the zone. A FROST group key is an ordinary Key.
+//
+// Others are further keys published in the DNSKEY RRset that sign nothing:
+// during a rollover (RFC 7583 §3.3), the next key before it takes over, or
+// the previous one before it is retired. Each is a CSK like Public.
 type Key struct {
-	Public ed25519.PublicKey // 32 bytes
-	TTL    uint32            // TTL of the DNSKEY RRset; 0 means DefaultDNSKEYTTL
+	Public ed25519.PublicKey   // 32 bytes
+	TTL    uint32              // TTL of the DNSKEY RRset; 0 means DefaultDNSKEYTTL
+	Others []ed25519.PublicKey // 32 bytes each, none equal to Public or to each other
+}
+
+// Equal reports whether k and o sign with the same key and publish the
+// same DNSKEY RRset.
+func (k Key) Equal(o Key) bool {
+	if !bytes.Equal(k.Public, o.Public) || k.ttl() != o.ttl() || len(k.Others) != len(o.Others) {
+		return false
+	}
+	for i := range k.Others {
+		if !bytes.Equal(k.Others[i], o.Others[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 func (k Key) ttl() uint32 {
@@ -41,7 +62,34 @@ func (k Key) check() error {
 	if len(k.Public) != ed25519.PublicKeySize {
 		return fmt.Errorf("dnssec: public key has %d bytes, want %d", len(k.Public), ed25519.PublicKeySize)
 	}
+	for i, o := range k.Others {
+		if len(o) != ed25519.PublicKeySize {
+			return fmt.Errorf("dnssec: published key %d has %d bytes, want %d", i+1, len(o), ed25519.PublicKeySize)
+		}
+		if bytes.Equal(o, k.Public) || slices.ContainsFunc(k.Others[:i], func(p ed25519.PublicKey) bool { return bytes.Equal(p, o) }) {
+			return fmt.Errorf("dnssec: published key %d (%x…) appears twice in the DNSKEY RRset", i+1, o[:8])
+		}
+	}
 	return nil
+}
+
+// DNSKEYs returns the DNSKEY RRset at origin: the signing key's record and
+// the others', in canonical order (RFC 4034 §6.3, by RDATA).
+func (k Key) DNSKEYs(origin string) []dns.RR {
+	all := []dns.RR{k.DNSKEY(origin)}
+	for _, o := range k.Others {
+		all = append(all, Key{Public: o, TTL: k.TTL}.DNSKEY(origin))
+	}
+	// The RDATA of two DNSKEYs of this package differs first in the key.
+	slices.SortFunc(all, func(a, b dns.RR) int {
+		return bytes.Compare(rawKey(a.(*dns.DNSKEY)), rawKey(b.(*dns.DNSKEY)))
+	})
+	return all
+}
+
+func rawKey(k *dns.DNSKEY) []byte {
+	b, _ := base64.StdEncoding.DecodeString(k.PublicKey)
+	return b
 }
 
 // DNSKEY returns the key's DNSKEY record at origin.

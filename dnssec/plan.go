@@ -83,7 +83,7 @@ type Plan struct {
 	exp     uint32
 	nsecTTL uint32
 	keyTag  uint16
-	dnskey  []byte   // canonical DNSKEY RR
+	dnskey  []byte   // the canonical DNSKEY RRset
 	ins     [][]byte // signing input of every signed RRset, canonical order
 	sigs    [][]byte // signature of each; nil where todo
 	todo    []int    // indexes of ins that need a signature, in order
@@ -201,7 +201,7 @@ func plan(prev *Signed, z *zone.Zone, k Key, pol Policy) (*Plan, error) {
 		b.nsecTTL = min(soa.Hdr.Ttl, soa.Minttl)
 	}
 	b.hdrLen = offSigner + len(b.origin)
-	if b.dnskey, err = packCanonical(k.DNSKEY(origin)); err != nil {
+	if b.dnskey, err = packCanonical(k.DNSKEYs(origin)...); err != nil {
 		return nil, err
 	}
 
