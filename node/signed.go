@@ -80,7 +80,10 @@ func (a *App) loadSigning() error {
 	}
 	st := signing.Step{}
 	if v, ok := a.state.Signed(); ok {
-		zk, _ := a.state.ZoneKey()
+		key, err := signing.VersionKey(v)
+		if err != nil {
+			return fmt.Errorf("node: %w: signed version %d: %v", ErrTampered, v.Serial, err)
+		}
 		if len(signedZone) == 0 || len(sigs) == 0 {
 			return fmt.Errorf("node: %w: the state has signed version %d but the store has not", ErrTampered, v.Serial)
 		}
@@ -88,7 +91,7 @@ func (a *App) loadSigning() error {
 		if err != nil {
 			return fmt.Errorf("node: %w: stored signed zone: %v", ErrTampered, err)
 		}
-		s, err := dnssec.Restore(z, signing.Key(zk), sigs)
+		s, err := dnssec.Restore(z, key, sigs)
 		if err != nil {
 			return fmt.Errorf("node: %w: %v", ErrTampered, err)
 		}

@@ -180,6 +180,7 @@ func (s *State) Apply(height int64, t time.Time, logSize int64, txs [][]byte) *O
 	}
 	s.dkgDeadlines(out)
 	s.signingDeadlines(out)
+	s.rollDeadlines(out)
 	s.closeProposals(out)
 	s.lapseRestrictions(out)
 	out.ChangedTLDs = sortedKeys(out.tlds)
@@ -354,6 +355,11 @@ type Event struct {
 	Count   int        `json:"count,omitempty"`
 	KeyTag  uint16     `json:"key_tag,omitempty"`
 	Expires *time.Time `json:"expires,omitempty"`
+	// Next is when a key rollover's next step is due (key.published,
+	// key.active); Keys (base64) are the keys a signed version publishes
+	// beside the one that signed it (zone.signed).
+	Next *time.Time `json:"next,omitempty"`
+	Keys []string   `json:"keys,omitempty"`
 }
 
 // Tally counts the votes of a closed proposal.
@@ -582,6 +588,9 @@ func Load(kvs func(yield func(key string, value []byte) error) error) (*State, e
 		case k == keyZoneKey:
 			s.zoneKey = new(ZoneKey)
 			err = json.Unmarshal(v, s.zoneKey)
+		case k == keyRollover:
+			s.roll = new(Rollover)
+			err = json.Unmarshal(v, s.roll)
 		case hasPrefix(k, prefixPool):
 			p := new(Pool)
 			err = json.Unmarshal(v, p)

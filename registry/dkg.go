@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -263,13 +262,14 @@ func (s *State) ZoneKey() (ZoneKey, bool) {
 
 // checkKeyProposal checks a key.generate or key.roll proposal.
 func (s *State) checkKeyProposal(p *action.Propose) error {
-	if p.Proposal == constitution.KeyRoll {
-		return errors.New("key rollover is not yet implemented")
-	}
 	if c, ok := s.OpenCeremony(); ok {
 		return fmt.Errorf("key-generation ceremony %d is under way", c.ID)
 	}
-	if s.zoneKey != nil {
+	if p.Proposal == constitution.KeyRoll {
+		if err := s.checkRoll(); err != nil {
+			return err
+		}
+	} else if s.zoneKey != nil {
 		return fmt.Errorf("the zone already has a key (ceremony %d): replace it with key.roll", s.zoneKey.Ceremony)
 	}
 	if p.Threshold < 2 || p.Threshold > len(s.members) {
@@ -278,7 +278,8 @@ func (s *State) checkKeyProposal(p *action.Propose) error {
 	return nil
 }
 
-// openCeremony starts the ceremony of a passed key.generate proposal.
+// openCeremony starts the ceremony of a passed key.generate or key.roll
+// proposal.
 func (s *State) openCeremony(p *Proposal, args *action.Propose, out *Output) {
 	c := &Ceremony{ID: p.ID, Kind: p.Kind, Threshold: args.Threshold, Participants: sortedKeys(s.members), Excluded: []Exclusion{}}
 	s.ceremonies[c.ID] = c
@@ -293,7 +294,7 @@ func (s *State) beginAttempt(c *Ceremony, out *Output) {
 		c.Status, c.Round, c.Closed = CeremonyFailed, "", s.meta.Time
 		c.Reason = fmt.Sprintf("%d participants left, fewer than the threshold %d", len(c.Participants), c.Threshold)
 		c.Commits, c.Shares, c.Confirms = nil, nil, nil
-		s.emit(out, Event{Event: "key.failed", Ceremony: c.ID, Attempt: c.Attempt, Reason: c.Reason})
+		s.ceremonyFailed(c, out)
 		return
 	}
 	n := len(c.Participants)
@@ -481,7 +482,7 @@ func (s *State) finishCeremony(c *Ceremony, pkgs []*threshold.Round1Package, p t
 		// Every package was verified on arrival: this cannot happen, but
 		// if it did, the ceremony must not produce a key.
 		c.Status, c.Round, c.Closed, c.Reason = CeremonyFailed, "", s.meta.Time, err.Error()
-		s.emit(out, Event{Event: "key.failed", Ceremony: c.ID, Attempt: c.Attempt, Reason: c.Reason})
+		s.ceremonyFailed(c, out)
 		return
 	}
 	zk := &ZoneKey{Ceremony: c.ID, Threshold: c.Threshold, Participants: slices.Clone(c.Participants),
@@ -490,11 +491,23 @@ func (s *State) finishCeremony(c *Ceremony, pkgs []*threshold.Round1Package, p t
 		zk.VerificationShares = append(zk.VerificationShares, base64.StdEncoding.EncodeToString(v.Bytes()))
 	}
 	c.Status, c.Round, c.Closed, c.GroupKey = CeremonyDone, "", s.meta.Time, zk.GroupKey
-	s.zoneKey = zk
-	s.touch(keyZoneKey)
-	out.bump = true // the next zone version is the first signed with it
+	if r := s.roll; r != nil && r.Ceremony == c.ID {
+		s.rollKeyMade(zk, out) // published first, the zone key signs on
+	} else {
+		s.zoneKey = zk
+		s.touch(keyZoneKey)
+	}
+	out.bump = true // the next zone version is the first signed with it, or publishes it
 	s.emit(out, Event{Event: "key.generated", Ceremony: c.ID, Attempt: c.Attempt, Threshold: c.Threshold,
 		Participants: slices.Clone(c.Participants), GroupKey: zk.GroupKey, VerificationShares: slices.Clone(zk.VerificationShares)})
+}
+
+// ceremonyFailed logs that c failed; a rollover waiting for it ends.
+func (s *State) ceremonyFailed(c *Ceremony, out *Output) {
+	s.emit(out, Event{Event: "key.failed", Ceremony: c.ID, Attempt: c.Attempt, Reason: c.Reason})
+	if r := s.roll; r != nil && r.Ceremony == c.ID {
+		s.rollFailed()
+	}
 }
 
 // dkgDeadlines excludes, in every open ceremony whose round deadline has

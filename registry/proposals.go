@@ -386,6 +386,8 @@ func (s *State) execute(p *Proposal, args *action.Propose, out *Output) {
 		out.changedTLD(n.Apex)
 	case constitution.KeyGenerate:
 		s.openCeremony(p, args, out)
+	case constitution.KeyRoll:
+		s.startRoll(p, args, out)
 	}
 }
 

@@ -80,6 +80,10 @@ func (p *Pool) Len() int { return len(p.Commitments) / action.NonceSize }
 type SigningRequest struct {
 	ID       uint64 `json:"id"`
 	Ceremony uint64 `json:"ceremony"` // of the zone key
+	// GroupKey is the zone key (base64) and Others the keys published
+	// beside it in the DNSKEY RRset (see DNSKEYs), when it was opened.
+	GroupKey string   `json:"group_key"`
+	Others   []string `json:"others,omitempty"`
 	// Target is the serial of the zone version to sign; Base the request
 	// whose signed version the plan updates (0: signed from scratch).
 	Target     uint32    `json:"target"`
@@ -199,6 +203,9 @@ type SignedVersion struct {
 	Serial   uint32 `json:"serial"`
 	Ceremony uint64 `json:"ceremony"`
 	KeyTag   uint16 `json:"key_tag"`
+	// GroupKey signed the version; Others are published beside it.
+	GroupKey string   `json:"group_key"`
+	Others   []string `json:"others,omitempty"`
 	// ZONEMD is the SHA-384 digest of the signed zone, upper-case hex.
 	ZONEMD     string    `json:"zonemd"`
 	Signatures int       `json:"signatures"`
@@ -347,9 +354,13 @@ func (s *State) signAction(a *action.Signed, b *action.Signing) (func(), error) 
 // key and that no request is open.
 func (s *State) OpenSigning(target uint32, base uint64, inception, expiration time.Time, count int) [][]byte {
 	s.meta.NextRequest++
-	r := &SigningRequest{ID: s.meta.NextRequest, Ceremony: s.zoneKey.Ceremony, Target: target, Base: base,
+	zk, others, _ := s.DNSKEYs()
+	r := &SigningRequest{ID: s.meta.NextRequest, Ceremony: zk.Ceremony, GroupKey: zk.GroupKey, Target: target, Base: base,
 		Inception: inception.UTC(), Expiration: expiration.UTC(), Opened: s.meta.Time, Round: RoundRRsets, Count: count, RRsets: count,
 		Excluded: []Exclusion{}}
+	for _, o := range others {
+		r.Others = append(r.Others, o.GroupKey)
+	}
 	s.signing = r
 	s.touch(keyMeta)
 	out := &Output{}
@@ -394,13 +405,15 @@ func (s *State) excludeSigner(r *SigningRequest, m, reason string, out *Output) 
 func (s *State) PublishSigned(v SignedVersion) [][]byte {
 	r := s.signing
 	v.Request, v.Ceremony, v.Signers, v.Time = r.ID, r.Ceremony, slices.Clone(r.Signers), s.meta.Time
+	v.GroupKey, v.Others = r.GroupKey, slices.Clone(r.Others)
 	s.signed = &v
 	s.signing = nil
 	s.touch(keySigned)
 	s.touch(keySigning)
 	out := &Output{}
 	s.emit(out, Event{Event: "zone.signed", Request: v.Request, Serial: v.Serial, ZONEMD: v.ZONEMD, Ceremony: v.Ceremony,
-		KeyTag: v.KeyTag, Participants: v.Signers, Count: v.Signatures, Expires: &v.Expires})
+		KeyTag: v.KeyTag, Participants: v.Signers, Count: v.Signatures, Expires: &v.Expires, GroupKey: v.GroupKey, Keys: v.Others})
+	s.rollPublished(&v, out)
 	return out.Entries
 }
 

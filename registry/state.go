@@ -161,7 +161,8 @@ type State struct {
 	restrictions map[uint64]*Restriction
 	evidence     map[string]string // SHA-256 of a judged evidence note → the member it names
 	ceremonies   map[uint64]*Ceremony
-	zoneKey      *ZoneKey // nil until a ceremony made one
+	zoneKey      *ZoneKey  // nil until a ceremony made one
+	roll         *Rollover // the key rollover under way, or nil
 	pools        map[string]*Pool
 	signing      *SigningRequest // the open signing request, or nil
 	signed       *SignedVersion  // the newest published signed version, or nil
@@ -374,6 +375,10 @@ func (s *State) encode(key string) []byte {
 	case key == keyZoneKey:
 		if s.zoneKey != nil {
 			v = s.zoneKey
+		}
+	case key == keyRollover:
+		if s.roll != nil {
+			v = s.roll
 		}
 	case strings.HasPrefix(key, prefixPool):
 		if p, ok := s.pools[key[len(prefixPool):]]; ok {

@@ -19,6 +19,8 @@ package signing
 
 import (
 	"bytes"
+	"crypto/ed25519"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"time"
@@ -52,8 +54,52 @@ type Result struct {
 	Published *dnssec.Signed
 }
 
-// Key returns the DNSSEC key of the zone key zk.
-func Key(zk registry.ZoneKey) dnssec.Key { return dnssec.Key{Public: zk.PublicKey()} }
+// Key returns the DNSSEC key that signs with the group key groupKey and
+// publishes others beside it (base64 Ed25519 public keys, as the registry
+// keeps them).
+func Key(groupKey string, others []string) (dnssec.Key, error) {
+	dec := func(s string) (ed25519.PublicKey, error) {
+		b, err := base64.StdEncoding.DecodeString(s)
+		if err != nil || len(b) != ed25519.PublicKeySize {
+			return nil, fmt.Errorf("signing: group key %q is not a base64 Ed25519 public key", s)
+		}
+		return b, nil
+	}
+	var k dnssec.Key
+	var err error
+	if k.Public, err = dec(groupKey); err != nil {
+		return k, err
+	}
+	for _, o := range others {
+		p, err := dec(o)
+		if err != nil {
+			return k, err
+		}
+		k.Others = append(k.Others, p)
+	}
+	return k, nil
+}
+
+// CurrentKey is the key a request opened now signs with (see
+// registry.State.DNSKEYs).
+func CurrentKey(s *registry.State) (dnssec.Key, bool, error) {
+	zk, others, ok := s.DNSKEYs()
+	if !ok {
+		return dnssec.Key{}, false, nil
+	}
+	var keys []string
+	for _, o := range others {
+		keys = append(keys, o.GroupKey)
+	}
+	k, err := Key(zk.GroupKey, keys)
+	return k, true, err
+}
+
+// RequestKey is the key request r signs with.
+func RequestKey(r registry.SigningRequest) (dnssec.Key, error) { return Key(r.GroupKey, r.Others) }
+
+// VersionKey is the key signed version v was signed with.
+func VersionKey(v registry.SignedVersion) (dnssec.Key, error) { return Key(v.GroupKey, v.Others) }
 
 // Run runs the step after a block's actions were applied to s and its
 // zone version latest was built.
@@ -63,9 +109,8 @@ func (st *Step) Run(s *registry.State, latest *zone.Zone) (Result, error) {
 	if !ok {
 		return res, nil
 	}
-	key := Key(zk)
 	if r, open := s.SigningRequest(); open && r.Complete() {
-		entries, err := st.finishRound(s, r, zk, key)
+		entries, err := st.finishRound(s, r, zk)
 		if err != nil {
 			return res, err
 		}
@@ -77,7 +122,11 @@ func (st *Step) Run(s *registry.State, latest *zone.Zone) (Result, error) {
 	if _, open := s.SigningRequest(); open {
 		return res, nil
 	}
-	if st.Signed != nil && st.Signed.Serial() == latest.Serial() && bytes.Equal(st.Signed.Key().Public, key.Public) {
+	key, _, err := CurrentKey(s)
+	if err != nil {
+		return res, err
+	}
+	if st.Signed != nil && st.Signed.Serial() == latest.Serial() && st.Signed.Key().Equal(key) {
 		return res, nil
 	}
 	now := s.Time()
@@ -145,7 +194,14 @@ func serialOf(z *zone.Zone) any {
 }
 
 // finishRound aggregates the shares of r's complete session.
-func (st *Step) finishRound(s *registry.State, r registry.SigningRequest, zk registry.ZoneKey, key dnssec.Key) ([][]byte, error) {
+func (st *Step) finishRound(s *registry.State, r registry.SigningRequest, zk registry.ZoneKey) ([][]byte, error) {
+	if r.Ceremony != zk.Ceremony {
+		return nil, fmt.Errorf("signing: request %d signs with the key of ceremony %d, the zone key is ceremony %d's", r.ID, r.Ceremony, zk.Ceremony)
+	}
+	key, err := RequestKey(r)
+	if err != nil {
+		return nil, err
+	}
 	p, err := st.planOf(s, r, key)
 	if err != nil {
 		// The replica lost what every other replica has: stop rather
@@ -244,8 +300,11 @@ func (st *Step) Messages(s *registry.State) ([][]byte, error) {
 	if !ok {
 		return nil, errors.New("signing: no request is open")
 	}
-	zk, _ := s.ZoneKey()
-	p, err := st.planOf(s, r, Key(zk))
+	key, err := RequestKey(r)
+	if err != nil {
+		return nil, err
+	}
+	p, err := st.planOf(s, r, key)
 	if err != nil {
 		return nil, err
 	}
