@@ -14,8 +14,27 @@ import (
 // only: no member's key share is ever in the state.
 type KeysAnswer struct {
 	Stamp
-	ZoneKey    *ZoneKeyInfo   `json:"zone_key"`
+	ZoneKey *ZoneKeyInfo `json:"zone_key"`
+	// Rollover is the key rollover under way, if any: resolvers that pin
+	// the trust anchor take the new key's DS or trust-anchor line from it
+	// while the new key is published and before it signs.
+	Rollover   *RolloverInfo  `json:"rollover"`
 	Ceremonies []CeremonyInfo `json:"ceremonies"`
+}
+
+// RolloverInfo is a key rollover under way (RFC 7583 §3.3): its phase
+// (generate, publish, retire), the key replaced and the new key, when each
+// step happened and when the next one is due (absent while it waits for a
+// ceremony or a signed version rather than for time).
+type RolloverInfo struct {
+	Ceremony  uint64       `json:"ceremony"`
+	Phase     string       `json:"phase"`
+	Old       *ZoneKeyInfo `json:"old"`
+	New       *ZoneKeyInfo `json:"new"`
+	Published *time.Time   `json:"published,omitempty"`
+	Switched  *time.Time   `json:"switched,omitempty"`
+	Active    *time.Time   `json:"active,omitempty"`
+	Next      *time.Time   `json:"next,omitempty"`
 }
 
 // ZoneKeyInfo is the zone's signing key: the group key (a plain Ed25519
@@ -102,30 +121,58 @@ func zoneKeyInfo(zk registry.ZoneKey, apex string) (*ZoneKeyInfo, error) {
 	return info, nil
 }
 
-// Keys returns what GET /v1/keys answers about st: the zone key (nil if no
-// ceremony has made one) and every ceremony, by id. The portal shows the
-// same.
-func Keys(st *registry.State) (*ZoneKeyInfo, []CeremonyInfo, error) {
-	var info *ZoneKeyInfo
-	if zk, ok := st.ZoneKey(); ok {
-		var err error
-		if info, err = zoneKeyInfo(zk, st.Constitution().Apex); err != nil {
-			return nil, nil, err
+func rolloverInfo(r registry.Rollover, st *registry.State) (*RolloverInfo, error) {
+	apex := st.Constitution().Apex
+	old, err := zoneKeyInfo(r.Old, apex)
+	if err != nil {
+		return nil, err
+	}
+	info := &RolloverInfo{Ceremony: r.Ceremony, Phase: r.Phase, Old: old}
+	if r.New != nil {
+		if info.New, err = zoneKeyInfo(*r.New, apex); err != nil {
+			return nil, err
 		}
 	}
-	cs := []CeremonyInfo{}
-	for _, c := range st.Ceremonies() {
-		cs = append(cs, ceremonyInfo(c))
+	at := func(t time.Time) *time.Time {
+		if t.IsZero() {
+			return nil
+		}
+		return &t
 	}
-	return info, cs, nil
+	pol := st.Constitution().SigningPolicy()
+	info.Published, info.Switched, info.Active = at(r.Published), at(r.Switched), at(r.Active)
+	info.Next = at(r.Next(time.Duration(pol.RolloverPublish), time.Duration(pol.RolloverRetire)))
+	return info, nil
+}
+
+// Keys returns what GET /v1/keys answers about st: the zone key (nil if no
+// ceremony has made one), the rollover under way (nil if none) and every
+// ceremony, by id. The portal shows the same.
+func Keys(st *registry.State) (KeysAnswer, error) {
+	var a KeysAnswer
+	if zk, ok := st.ZoneKey(); ok {
+		var err error
+		if a.ZoneKey, err = zoneKeyInfo(zk, st.Constitution().Apex); err != nil {
+			return a, err
+		}
+	}
+	if r, ok := st.Rollover(); ok {
+		var err error
+		if a.Rollover, err = rolloverInfo(r, st); err != nil {
+			return a, err
+		}
+	}
+	a.Ceremonies = []CeremonyInfo{}
+	for _, c := range st.Ceremonies() {
+		a.Ceremonies = append(a.Ceremonies, ceremonyInfo(c))
+	}
+	return a, nil
 }
 
 func (s *server) keys(w http.ResponseWriter, r *http.Request, _ []string) {
 	s.read(w, func(st *registry.State, stamp Stamp) (any, error) {
-		info, cs, err := Keys(st)
-		if err != nil {
-			return nil, err
-		}
-		return KeysAnswer{Stamp: stamp, ZoneKey: info, Ceremonies: cs}, nil
+		a, err := Keys(st)
+		a.Stamp = stamp
+		return a, err
 	})
 }

@@ -34,6 +34,11 @@ var DevOwned = []string{"de.", "fr.", "br.", "in.", "jp.", "za.", "ch.", "mx.", 
 // zone imported (the members own a few ccTLDs each, every other TLD is
 // shared with its own operator key), short voting periods.
 func CreateDev(dir string, n int) (*constitution.Constitution, error) {
+	return createDev(dir, n, nil)
+}
+
+// createDev is CreateDev with a signing policy (nil: the default).
+func createDev(dir string, n int, signing *constitution.Signing) (*constitution.Constitution, error) {
 	if n < 1 || n > len(MemberNames) {
 		return nil, fmt.Errorf("localfed: %d members: choose 1 to %d", n, len(MemberNames))
 	}
@@ -44,7 +49,7 @@ func CreateDev(dir string, n int) (*constitution.Constitution, error) {
 	return setup.Create(setup.Options{
 		Dir: dir, Origin: "commonroot.dev/" + fmt.Sprint(time.Now().Unix()), Apex: ".", Members: MemberNames[:n],
 		Genesis: time.Now().UTC().Truncate(time.Second), Import: devzone.Root, Owned: owned, Operators: true,
-		VotingPeriod: 10 * time.Minute,
+		VotingPeriod: 10 * time.Minute, Signing: signing,
 	})
 }
 

@@ -20,8 +20,14 @@ import (
 // startDev creates and starts a dev federation of n members in a temp dir.
 func startDev(t *testing.T, n int) (*Federation, string) {
 	t.Helper()
+	return startDevSigning(t, n, nil)
+}
+
+// startDevSigning is startDev with a signing policy (nil: the default).
+func startDevSigning(t *testing.T, n int, signing *constitution.Signing) (*Federation, string) {
+	t.Helper()
 	dir := t.TempDir()
-	if _, err := CreateDev(dir, n); err != nil {
+	if _, err := createDev(dir, n, signing); err != nil {
 		t.Fatal(err)
 	}
 	log := &syncWriter{w: new(bytes.Buffer)}

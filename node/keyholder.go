@@ -293,10 +293,20 @@ func (n *Node) cleanCeremonyFiles(open *registry.Ceremony) {
 }
 
 // cleanShareFiles removes the share files that are not this member's share
-// of a key: those of aborted attempts (a member may finish an attempt that
-// a complaint or a deadline then abandons) and of failed ceremonies.
-func (n *Node) cleanShareFiles(ceremonies []registry.Ceremony) {
+// of a key in use: those of aborted attempts (a member may finish an
+// attempt that a complaint or a deadline then abandons), of failed
+// ceremonies, and of keys a rollover retired (with their nonce files: a
+// retired key signs nothing again).
+func (n *Node) cleanShareFiles(ceremonies []registry.Ceremony, inUse map[uint64]bool) {
 	for _, c := range ceremonies {
+		if c.Status == registry.CeremonyDone && !inUse[c.ID] {
+			for _, p := range []string{ZoneSharePath(n.cfg.Home, c.ID), noncePath(n.cfg.Home, c.ID)} {
+				if err := os.Remove(p); err == nil {
+					n.cfg.Logger.Info("key rollover: destroyed this member's share of a retired key", "ceremony", c.ID, "file", p)
+				}
+			}
+			continue
+		}
 		p := ZoneSharePath(n.cfg.Home, c.ID)
 		b, err := os.ReadFile(p)
 		if err != nil {
@@ -319,10 +329,11 @@ func (n *Node) cleanShareFiles(ceremonies []registry.Ceremony) {
 // ceremony's current round, if any.
 func (n *Node) dkgStep() error {
 	var (
-		c    registry.Ceremony
-		all  []registry.Ceremony
-		open bool
-		l    lane
+		c     registry.Ceremony
+		all   []registry.Ceremony
+		inUse = map[uint64]bool{}
+		open  bool
+		l     lane
 	)
 	me := n.cfg.Member
 	n.app.View(func(s *registry.State) {
@@ -331,10 +342,15 @@ func (n *Node) dkgStep() error {
 		}
 		c, open = s.OpenCeremony()
 		all = s.Ceremonies()
+		for _, x := range all {
+			if s.KeyInUse(x.ID) {
+				inUse[x.ID] = true
+			}
+		}
 		l = laneOf(s, me)
 	})
 	now, height, seq, origin := l.now, l.height, l.next, l.origin
-	n.cleanShareFiles(all)
+	n.cleanShareFiles(all, inUse)
 	if !open || c.ParticipantID(me) == 0 {
 		n.cleanCeremonyFiles(nil)
 		return nil

@@ -172,16 +172,17 @@ func keyProposalFacts(st *registry.State, pr registry.Proposal, args action.Prop
 // zoneKeyData is the overview's zone key section.
 type zoneKeyData struct {
 	Key        *api.ZoneKeyInfo
+	Rollover   *api.RolloverInfo
 	Ceremonies []api.CeremonyInfo // open ones
 }
 
 func zoneKeyOf(st *registry.State) (*zoneKeyData, error) {
-	k, cs, err := api.Keys(st)
+	a, err := api.Keys(st)
 	if err != nil {
 		return nil, err
 	}
-	d := &zoneKeyData{Key: k}
-	for _, c := range cs {
+	d := &zoneKeyData{Key: a.ZoneKey, Rollover: a.Rollover}
+	for _, c := range a.Ceremonies {
 		if c.Status == registry.CeremonyOpen {
 			d.Ceremonies = append(d.Ceremonies, c)
 		}

@@ -264,7 +264,8 @@ func TestKeyCeremonyPages(t *testing.T) {
 	}
 	// The overview shows /v1/keys's figures: the key tag and DS of the
 	// group key.
-	info, _, err := api.Keys(f.b.st)
+	keys, err := api.Keys(f.b.st)
+	info := keys.ZoneKey
 	if err != nil || info == nil {
 		t.Fatalf("api.Keys: %+v, %v", info, err)
 	}

@@ -33,6 +33,8 @@ type Options struct {
 	Operators bool
 	// VotingPeriod, when set, replaces the default voting periods.
 	VotingPeriod time.Duration
+	// Signing, when set, is the constitution's signing policy.
+	Signing *constitution.Signing
 }
 
 // Create writes a new federation into o.Dir: keys, node homes, the
@@ -78,6 +80,7 @@ func Create(o Options) (*constitution.Constitution, error) {
 		}
 	}
 	c := constitution.Default(o.Origin, o.Apex, o.Genesis, members, ns)
+	c.Signing = o.Signing
 	if o.VotingPeriod > 0 {
 		for k, r := range c.Rules {
 			r.VotingPeriod = constitution.Duration(o.VotingPeriod)
