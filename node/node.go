@@ -218,14 +218,24 @@ func (n *Node) withdrawExpired(s *dnssec.Signed) {
 	}
 }
 
-// watchExpiry withdraws an expired signed version even when no block
-// comes (fewer than 2/3 of the validators up); it runs until Stop.
+// watchExpiry withdraws an expired signed version, within a second of its
+// first signature's expiry, even when no block comes (fewer than 2/3 of
+// the validators up); it runs until Stop.
 func (n *Node) watchExpiry() {
 	defer n.wg.Done()
-	t := time.NewTicker(10 * time.Second)
+	t := time.NewTicker(time.Second)
 	defer t.Stop()
-	for range n.ticks(t) {
-		if s, _ := n.app.Signed(); s != nil && expired(s, time.Now()) {
+	var last *dnssec.Signed
+	var expiry time.Time
+	for now := range n.ticks(t) {
+		s, _ := n.app.Signed()
+		if s == nil {
+			continue
+		}
+		if s != last { // Expires reads every signature: once a version
+			last, expiry = s, s.Expires(now)
+		}
+		if !expiry.After(now) {
 			n.withdrawExpired(s)
 		}
 	}

@@ -536,13 +536,14 @@ func (s *State) signingDeadlines(out *Output) {
 }
 
 // needsRefresh reports whether the published signed version's first
-// signature expires within the refresh time of the inception a request
-// opened now would have (the rule by which the plan signs an RRset again),
-// and no request is open: the block then makes a new zone version (a new
-// serial) to be signed.
+// signature expires within the refresh time of the block time, and no
+// request is open: the block then makes a new zone version (a new serial)
+// to be signed. The signing step's plan signs again every RRset whose
+// signature expires within the refresh time of the block time (see
+// signing's plan), so the new version's first expiry is later.
 func (s *State) needsRefresh() bool {
 	if s.zoneKey == nil || s.signed == nil || s.signing != nil {
 		return false
 	}
-	return s.signed.Expires.Sub(s.meta.Time.Add(-InceptionOffset)) <= time.Duration(s.c.SigningPolicy().Refresh)
+	return s.signed.Expires.Sub(s.meta.Time) <= time.Duration(s.c.SigningPolicy().Refresh)
 }

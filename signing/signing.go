@@ -152,7 +152,10 @@ func (st *Step) Run(s *registry.State, latest *zone.Zone) (Result, error) {
 }
 
 func plan(prev *dnssec.Signed, z *zone.Zone, key dnssec.Key, inc, exp time.Time, refresh time.Duration) (*dnssec.Plan, error) {
-	pol := dnssec.Policy{Inception: inc, Expiration: exp, Refresh: refresh}
+	// The plan measures the refresh time from the inception, an hour
+	// before the block time; the constitution's, like needsRefresh, from
+	// the block time.
+	pol := dnssec.Policy{Inception: inc, Expiration: exp, Refresh: refresh + registry.InceptionOffset}
 	if prev == nil {
 		return dnssec.NewPlan(z, key, pol)
 	}
