@@ -169,9 +169,9 @@ func runPropose(args []string) error {
 		if p.Restriction, err = strconv.ParseUint(s, 10, 64); err != nil {
 			return fmt.Errorf("restriction id %q is not a number", s)
 		}
-	case "key.generate":
+	case "key.generate", "key.roll":
 		if *threshold < 2 {
-			return fmt.Errorf("key.generate needs --threshold T (at least 2): how many members must cooperate to sign")
+			return fmt.Errorf("%s needs --threshold T (at least 2): how many members must cooperate to sign", kind)
 		}
 		p.Threshold = *threshold
 	case "constitution.amend":

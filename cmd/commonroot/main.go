@@ -37,6 +37,7 @@ Act (each signs with --key FILE and submits to --node URL; --dry-run prints the 
            restriction.impose TLD --legal-basis TEXT --evidence FILE --duration 720h
            restriction.lift ID | constitution.amend FILE
            key.generate --threshold T    (a zone key no fewer than T members can sign with)
+           key.roll --threshold T        (a new zone key, rolled over to on the constitution's timing)
            (all take --rationale TEXT)
   vote     PROPOSAL-ID yes|no|abstain [--rationale TEXT]
   respond  RESTRICTION-ID TEXT
