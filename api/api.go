@@ -95,6 +95,9 @@ type Options struct {
 	SubmitTimeout time.Duration
 	// Limits bounds submissions per client address and per signer.
 	Limits Limits
+	// TLDs, when set, is the TLD index to keep (shared with the portal);
+	// nil means one of the API's own.
+	TLDs *TLDIndex
 }
 
 // DefaultMaxBody is Options.MaxBody's default.
@@ -117,7 +120,7 @@ type server struct {
 	routes  []route
 
 	byAddress, bySigner *limiter
-	tldIdx              tldIndex
+	tldIdx              *tldIndex
 }
 
 // route is one path pattern: segments, with "{}" matching one non-empty segment.
@@ -141,6 +144,10 @@ func New(b Backend, o Options) http.Handler {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	if o.TLDs == nil {
+		o.TLDs = new(TLDIndex)
+	}
+	s.tldIdx = &o.TLDs.x
 	if o.Metrics != nil {
 		s.metrics = NewMetrics(o.Metrics)
 	}

@@ -33,9 +33,11 @@ type tldSnapshot struct {
 // it has not yet accounted for: none, and the snapshot stands; only
 // tld.create, tld.delete and tld.transfer, and it patches the snapshot at
 // the TLDs they name, as the state has them now (a binary search and a
-// slice insertion or deletion each); anything else (member.remove, an
-// unknown kind, another State) and it rebuilds the snapshot from every TLD
-// (a second or more for a million, under the read lock).
+// slice insertion or deletion each); member.remove, and it patches the
+// TLDs the removed member owned or operated; anything else (an unknown
+// kind, another State) and it rebuilds the snapshot from every TLD (a
+// second or more for a million, under the read lock: a node builds it
+// once before it serves, see TLDIndex).
 //
 // The snapshot is patched in place, under mu, by a request that sees a
 // newer state than the snapshot's. That cannot happen while a request on
@@ -80,11 +82,21 @@ func (x *tldIndex) get(st *registry.State) *tldSnapshot {
 	rebuild := x.snap == nil || x.st != st || st.Height() < x.height
 	for _, p := range fresh {
 		var args action.Propose
-		if !tldPatchable[p.Kind] || json.Unmarshal(p.Args, &args) != nil || args.TLD == "" {
+		if rebuild || json.Unmarshal(p.Args, &args) != nil {
 			rebuild = true
 			break
 		}
-		touched = append(touched, args.TLD)
+		switch {
+		case tldPatchable[p.Kind] && args.TLD != "":
+			touched = append(touched, args.TLD)
+		case p.Kind == constitution.MemberRemove && args.Member != nil:
+			// The state may have given its TLDs away (removed_member_tlds).
+			m := args.Member.Name
+			touched = append(touched, x.snap.owned[m]...)
+			touched = append(touched, x.snap.operated[m]...)
+		default:
+			rebuild = true
+		}
 	}
 	if rebuild {
 		x.snap, x.applied = newTLDSnapshot(st), map[uint64]bool{}
@@ -170,11 +182,13 @@ func addTo(m map[string][]string, key, name string) {
 }
 
 // TLDIndex is a state's TLD names, sorted, and each member's TLDs, kept
-// across requests as GET /v1/tlds keeps them (built once, then patched or
-// rebuilt only when a passed proposal changed TLDs), for other handlers
-// on the same Backend (the portal). The zero value is ready to use. Call
-// its methods from inside Backend.View, and use what they return only
-// until View returns and only to read.
+// across requests as GET /v1/tlds keeps them (built once, then patched
+// when a passed proposal changed TLDs), for the API and other handlers on
+// the same Backend (the portal): give the same one to both in their
+// Options. The zero value is ready to use; a server calls Names once
+// before it serves, so that no request pays for the first build. Call its
+// methods from inside Backend.View, and use what they return only until
+// View returns and only to read.
 type TLDIndex struct{ x tldIndex }
 
 // Names returns st's TLD names, sorted.

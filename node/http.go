@@ -50,11 +50,27 @@ func (b backend) Log() api.Log                             { return b.n.app.Log(
 func (b backend) Height() (int64, []byte)                  { return b.n.app.Height() }
 func (b backend) Constitution() *constitution.Constitution { return b.n.app.Constitution() }
 
+// warmTLDs builds the TLD index of the state, once there is one, so that
+// no request pays for it (a second or more for a million TLDs); later
+// changes patch it.
+func (n *Node) warmTLDs() {
+	if n.warmed.Load() {
+		return
+	}
+	n.app.View(func(s *registry.State) {
+		if s != nil {
+			n.tlds.Names(s)
+			n.warmed.Store(true)
+		}
+	})
+}
+
 // handler serves the JSON API, and the public portal under /ui/ (GET /
 // redirects there).
 func (n *Node) handler() http.Handler {
-	a := api.New(backend{n}, api.Options{Logger: n.cfg.Logger, Limits: n.cfg.Limits, Metrics: n.metrics.reg})
-	ui := portal.New(backend{n}, portal.Options{Logger: n.cfg.Logger, DNS: n.DNSAddr()})
+	a := api.New(backend{n}, api.Options{Logger: n.cfg.Logger, Limits: n.cfg.Limits, Metrics: n.metrics.reg, TLDs: &n.tlds})
+	ui := portal.New(backend{n}, portal.Options{Logger: n.cfg.Logger, DNS: n.DNSAddr(), TLDs: &n.tlds})
+	n.warmTLDs()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch p := r.URL.Path; {
 		case p == "/" && (r.Method == http.MethodGet || r.Method == http.MethodHead):

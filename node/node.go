@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -74,6 +75,10 @@ type Node struct {
 
 	metrics *metrics
 	keys    keyholder // this member's part in key ceremonies (keyholder.go)
+	// tlds is the TLD index the API and the portal share; warmTLDs builds
+	// it once a state exists, before a request needs it.
+	tlds   api.TLDIndex
+	warmed atomic.Bool
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -260,6 +265,7 @@ func (n *Node) ticks(t *time.Ticker) func(yield func(time.Time) bool) {
 // committed runs after every commit: serve the new zone, cosign the new
 // checkpoint.
 func (n *Node) committed(c Commit) {
+	n.warmTLDs()
 	served, _ := n.app.Log().Checkpoint()
 	n.metrics.committed(c, served)
 	n.publish(c)

@@ -60,6 +60,9 @@ type Options struct {
 	// DNS is the node's DNS address shown in the verify command (default
 	// "127.0.0.1:53").
 	DNS string
+	// TLDs, when set, is the TLD index the API keeps too; nil means one
+	// of the portal's own.
+	TLDs *api.TLDIndex
 }
 
 // Page sizes.
@@ -74,7 +77,7 @@ type server struct {
 	o      Options
 	log    *slog.Logger
 	idx    *index
-	tldIdx api.TLDIndex // the TLD names and owners, as the API keeps them
+	tldIdx *api.TLDIndex // the TLD names and owners, as the API keeps them
 	pages  map[string]*template.Template
 	mux    *http.ServeMux
 }
@@ -85,7 +88,10 @@ func New(b api.Backend, o Options) http.Handler {
 	if o.DNS == "" {
 		o.DNS = "127.0.0.1:53"
 	}
-	s := &server{b: b, o: o, log: o.Logger, idx: newIndex(), pages: map[string]*template.Template{}}
+	s := &server{b: b, o: o, log: o.Logger, idx: newIndex(), pages: map[string]*template.Template{}, tldIdx: o.TLDs}
+	if s.tldIdx == nil {
+		s.tldIdx = new(api.TLDIndex)
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
