@@ -245,6 +245,8 @@ func benchChangeServed(b *testing.B, signed bool) {
 		return err == nil && sortedNS(r, t.tld) == want
 	}
 	var total, commit []time.Duration
+	var blocks []int64
+	height := func() int64 { h, _ := f.Nodes["alpha"].App().Height(); return h }
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		msg, ns := t.sign(b, origin)
@@ -254,6 +256,7 @@ func benchChangeServed(b *testing.B, signed bool) {
 			b.Fatalf("change %d: %v", i, err)
 		}
 		commit = append(commit, time.Since(start))
+		h0 := height()
 		var serial uint32
 		f.Nodes["alpha"].App().View(func(s *registry.State) { serial = s.Serial() })
 		for _, addr := range addrs {
@@ -264,8 +267,11 @@ func benchChangeServed(b *testing.B, signed bool) {
 			}
 		}
 		total = append(total, time.Since(start))
+		blocks = append(blocks, height()-h0)
 	}
 	b.StopTimer()
+	slices.Sort(blocks)
+	b.ReportMetric(float64(blocks[len(blocks)/2]), "blocks-after-commit-p50")
 	b.ReportMetric(ms(percentile(total, 50)), "p50-ms")
 	b.ReportMetric(ms(percentile(total, 99)), "p99-ms")
 	b.ReportMetric(ms(percentile(commit, 50)), "commit-p50-ms")
