@@ -79,6 +79,35 @@ func summarize(i int64, e []byte) entryRow {
 			if ev.Reason != "" {
 				r.Summary += " — " + ev.Reason
 			}
+		case "signing.opened":
+			r.Summary = fmt.Sprintf("Signing request %d opened for serial %d: %d RRsets to sign with the key of ceremony %d", ev.Request, ev.Serial, ev.Count, ev.Ceremony)
+		case "signing.session":
+			r.Summary = fmt.Sprintf("Signing request %d, %s round, session %d: signers %s", ev.Request, ev.Round, ev.Attempt, strings.Join(ev.Participants, ", "))
+		case "signing.excluded":
+			r.Summary = fmt.Sprintf("Signing request %d, %s round: %s excluded — %s", ev.Request, ev.Round, ev.Member, ev.Reason)
+		case "signing.abandoned":
+			r.Summary = fmt.Sprintf("Signing request %d abandoned in its %s round — %s", ev.Request, ev.Round, ev.Reason)
+		case "zone.signed":
+			r.Summary = fmt.Sprintf("Zone version serial %d signed (%d RRSIGs, key tag %d) by %s, ZONEMD %s", ev.Serial, ev.Count, ev.KeyTag, strings.Join(ev.Participants, ", "), shortHex(ev.ZONEMD))
+			if ev.Expires != nil {
+				r.Summary += ", first signature expires " + fmtTime(*ev.Expires)
+			}
+		case "zone.refresh":
+			r.Summary = fmt.Sprintf("Zone version serial %d made to refresh signatures — %s", ev.Serial, ev.Reason)
+		case "key.published":
+			r.Summary = fmt.Sprintf("The new key of ceremony %d is published in serial %d beside the signing key", ev.Ceremony, ev.Serial)
+			if ev.Next != nil {
+				r.Summary += "; it takes over at " + fmtTime(*ev.Next)
+			}
+		case "key.switched":
+			r.Summary = fmt.Sprintf("The key of ceremony %d is the zone key now — %s", ev.Ceremony, ev.Reason)
+		case "key.active":
+			r.Summary = fmt.Sprintf("Serial %d is the first version signed by the key of ceremony %d", ev.Serial, ev.Ceremony)
+			if ev.Next != nil {
+				r.Summary += "; the old key is retired at " + fmtTime(*ev.Next)
+			}
+		case "key.retired":
+			r.Summary = fmt.Sprintf("The key of ceremony %d is retired from the zone — %s", ev.Ceremony, ev.Reason)
 		default:
 			r.Summary = fmt.Sprintf("Event %q", ev.Event)
 			if ev.Member != "" {
@@ -115,6 +144,12 @@ func summarize(i int64, e []byte) entryRow {
 			r.Summary = fmt.Sprintf("%s responded to restriction %d", a.Signer, b.Restriction)
 		case *action.DKG:
 			r.Summary = fmt.Sprintf("%s: %s step of key ceremony %d, attempt %d", a.Signer, b.Round, b.Ceremony, b.Attempt)
+		case *action.Signing:
+			if b.Step == action.StepNonces {
+				r.Summary = fmt.Sprintf("%s's node: nonce commitments for the key of ceremony %d", a.Signer, b.Ceremony)
+			} else {
+				r.Summary = fmt.Sprintf("%s's node: signature shares, chunk %d of signing request %d, session %d", a.Signer, b.Chunk, b.Request, b.Session)
+			}
 		default:
 			// A kind this portal does not know yet: said as such; the
 			// entry page shows it decoded.
