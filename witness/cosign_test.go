@@ -87,12 +87,14 @@ func TestKeyParsing(t *testing.T) {
 	}
 	_, plain, _ := note.GenerateKey(rand.Reader, "w")
 	plainSkey, _, _ := note.GenerateKey(rand.Reader, "w")
+	// flip changes character i to another one that means something
+	// else whatever the case (a key ID's hex digits parse either way).
 	flip := func(s string, i int) string {
 		b := []byte(s)
-		if b[i] == 'A' {
-			b[i] = 'B'
+		if b[i] == '0' {
+			b[i] = '1'
 		} else {
-			b[i] = 'A'
+			b[i] = '0'
 		}
 		return string(b)
 	}
