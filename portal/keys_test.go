@@ -278,10 +278,9 @@ func TestKeyCeremonyPages(t *testing.T) {
 	}
 }
 
-// TestUnknownActionKind: an action of a kind the portal does not know
-// (here a sign action) is summarised by signer and kind, and its page
-// shows it decoded.
-func TestUnknownActionKind(t *testing.T) {
+// TestSignActionEntry: a node's sign action (here its nonce commitments)
+// is summarised in words, and its page shows it decoded.
+func TestSignActionEntry(t *testing.T) {
 	f := newKeyFed(t)
 	msg := f.act("alpha", action.KindSign, &action.Signing{Step: "nonces", Ceremony: 1, Data: base64.StdEncoding.EncodeToString(make([]byte, 64))})
 	f.b.log.append(msg)
@@ -293,7 +292,7 @@ func TestUnknownActionKind(t *testing.T) {
 	if err := checkHTML(page); err != nil {
 		t.Error(err)
 	}
-	for _, w := range []string{"alpha: a sign action", `"kind": "sign"`} {
+	for _, w := range []string{"alpha's node: nonce commitments for the key of ceremony 1", `"kind": "sign"`} {
 		if !strings.Contains(html.UnescapeString(string(page)), w) {
 			t.Errorf("no %q in the page", w)
 		}
