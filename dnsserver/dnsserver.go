@@ -29,7 +29,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -320,7 +319,7 @@ func (s *Server) Publish(z Zone) error {
 		return err
 	}
 	s.cur.Store(v)
-	s.log.Info("published", "origin", v.origin, "serial", v.serial, "records", len(v.records))
+	s.log.Info("published", "origin", v.origin, "serial", v.serial, "records", v.nrecords)
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -407,6 +406,23 @@ func (s *Server) allowedTransfer(addr net.Addr) bool {
 	return false
 }
 
-// lowerName is strings.ToLower, which does not allocate when s has no upper
-// case letter (the common case for names on the wire).
-func lowerName(s string) string { return strings.ToLower(s) }
+// lowerName lowers the ASCII letters of s (RFC 4343: names compare without
+// regard to ASCII case, and only ASCII case). It does not allocate when s
+// has no upper-case letter (the common case for names on the wire), and the
+// result has the length of s.
+func lowerName(s string) string {
+	i := 0
+	for i < len(s) && !('A' <= s[i] && s[i] <= 'Z') {
+		i++
+	}
+	if i == len(s) {
+		return s
+	}
+	b := []byte(s)
+	for ; i < len(b); i++ {
+		if 'A' <= b[i] && b[i] <= 'Z' {
+			b[i] += 'a' - 'A'
+		}
+	}
+	return string(b)
+}

@@ -1,69 +1,30 @@
 package dnsserver
 
 import (
-	"bytes"
 	"encoding/binary"
-	"sort"
-	"sync/atomic"
 	"unsafe"
 
 	"github.com/miekg/dns"
 )
 
 // The fast path answers the common UDP queries — referrals, authoritative
-// answers and NODATA at existing names, NXDOMAIN — from wire-format
-// templates instead of building and packing a dns.Msg. A template is the
-// reference path's own answer (lookup, answerAt, nameError), packed by
-// miekg/dns once with the question set to the name the answer hangs on (the
-// delegation point, the existing node, or the zone origin), which is always
-// a suffix of the query name. Answering copies the query's ID, flags and
-// question, then the template body, moving every compression pointer by the
-// difference in question length (the question starts at offset 12, so every
-// target, inside the question suffix or after it, moves by that much).
+// answers and NODATA at existing names, NXDOMAIN — straight from the
+// version's arena instead of building and packing a dns.Msg. It finds the
+// answer's records as the reference path does (resolve), then copies the
+// query's ID, flags and question and each record's wire form, writing the
+// owner name as a compression pointer to the question where the owner is a
+// suffix of the query name (it always is, but for glue and NSEC records
+// found elsewhere), with its leading labels before that; every other name
+// is written uncompressed. Nothing is allocated or cached.
 //
-// A template is used only when the reference path would send it whole: its
-// bound is the body's size packed against a question that offers no
-// compression target, an upper limit of what miekg/dns produces for any
-// query name, so the two paths never disagree on truncation. Everything
-// else — TCP, EDNS options other than NSID, cookie and padding, class ANY,
-// qtype ANY, wildcards, names with characters that need escaping, answers
-// that might not fit — goes to the reference path.
-
-// wireTmpl is a packed answer body with its header fields.
-type wireTmpl struct {
-	bound      int      // body size with no compression into the question; > 65535: never fits
-	qlen       int      // wire length of the template's question name
-	flags      uint16   // AA and RCODE bits of the header
-	an, ns, ar uint16   // section counts, without the OPT
-	ptrs       []uint16 // offsets in body of the compression pointers
-	body       []byte   // answer, authority and additional records
-}
-
-// tooBig marks a case whose answer never fits in a UDP message.
-var tooBig = &wireTmpl{bound: 1 << 20}
-
-// tmplEntry is one cached authoritative answer at a node.
-type tmplEntry struct {
-	qtype uint16
-	do    bool
-	t     *wireTmpl
-}
-
-// maxNodeTemplates bounds the authoritative answers cached per node, so that
-// queries for many qtypes cannot grow the cache without limit.
-const maxNodeTemplates = 8
-
-// maxCacheBytes bounds the bytes of templates kept per version; beyond it,
-// answers are built by the reference path. Templates are built on first use,
-// so a version costs nothing until queried.
-const maxCacheBytes = 512 << 20
-
-// tmplCache is the lazily filled template cache of one version.
-type tmplCache struct {
-	bytes atomic.Int64
-	nx    [2]atomic.Pointer[wireTmpl] // NXDOMAIN without DO, and with DO in a zone without NSEC records
-	nxDO  []atomic.Pointer[wireTmpl]  // NXDOMAIN with DO below the apex, by covering NSEC index
-}
+// miekg/dns compresses at least as much as this (owner names against the
+// question, and names in RDATA too), so an answer the fast path writes
+// within the client's size limit is one the reference path sends whole, and
+// an answer that does not fit goes to the reference path, which truncates
+// it: the two never disagree on truncation. TCP, EDNS options other than
+// NSID, cookie and padding, class ANY, qtype ANY, wildcards, names with
+// characters that need escaping, answers that do not fit all go to the
+// reference path.
 
 // fastQuery is a query parsed by parseFast.
 type fastQuery struct {
@@ -75,9 +36,11 @@ type fastQuery struct {
 	size   int // response size limit
 	name   [256]byte
 	nlen   int // length of the lower-case presentation name in name
-	labels [128]uint8
-	nlab   int // label starts in name; 0 for the root
-	key    [512]byte
+	labels [128]int
+	nlab   int    // label starts in name; 0 for the root
+	ans    answer // the answer's records
+	comp   compressor
+	wire   []byte // scratch for an owner name
 }
 
 // allowedByte maps the bytes a label may hold on the fast path (those that
@@ -129,7 +92,7 @@ func parseFast(req []byte, maxUDP int, q *fastQuery) bool {
 		if l > 63 || off+1+l > len(req) || n+l+1 > 254 {
 			return false
 		}
-		q.labels[q.nlab] = uint8(n)
+		q.labels[q.nlab] = n
 		q.nlab++
 		for _, c := range req[off+1 : off+1+l] {
 			lc := allowedByte[c]
@@ -221,8 +184,14 @@ func (v *version) fastAnswer(req []byte, out []byte, maxUDP int, q *fastQuery) (
 	if !parseFast(req, maxUDP, q) {
 		return nil, false
 	}
-	t := v.fastLookup(q)
-	if t == nil {
+	name := q.str(0)
+	if !v.inZone(name) {
+		return nil, false
+	}
+	a := &q.ans
+	a.reset()
+	v.resolve(a, name, q.labels[:q.nlab], q.qtype, q.do)
+	if a.wildcard {
 		return nil, false
 	}
 	opt := 0
@@ -230,290 +199,257 @@ func (v *version) fastAnswer(req []byte, out []byte, maxUDP int, q *fastQuery) (
 		opt = 11
 	}
 	qsize := q.qend + 4
-	if qsize+t.bound+opt > q.size {
-		return nil, false
+	if cap(out) < q.size {
+		out = make([]byte, 0, max(q.size, 512))
 	}
-	need := qsize + len(t.body) + opt
-	if cap(out) < need {
-		out = make([]byte, 0, max(need, 512))
-	}
-	out = out[:need]
+	out = out[:12]
 	out[0], out[1] = req[0], req[1]
-	binary.BigEndian.PutUint16(out[2:], 1<<15|t.flags|q.rdcd)
+	flags := 1<<15 | uint16(a.rcode)&0xf | q.rdcd
+	if a.aa {
+		flags |= 1 << 10
+	}
+	binary.BigEndian.PutUint16(out[2:], flags)
 	binary.BigEndian.PutUint16(out[4:], 1)
-	binary.BigEndian.PutUint16(out[6:], t.an)
-	binary.BigEndian.PutUint16(out[8:], t.ns)
-	ar := t.ar
+	binary.BigEndian.PutUint16(out[6:], uint16(len(a.an)))
+	binary.BigEndian.PutUint16(out[8:], uint16(len(a.ns)))
+	ar := len(a.ar)
 	if q.edns {
 		ar++
 	}
-	binary.BigEndian.PutUint16(out[10:], ar)
-	copy(out[12:qsize], req[12:qsize])
-	copy(out[qsize:], t.body)
-	delta := uint16(q.qend - 12 - t.qlen)
-	for _, p := range t.ptrs {
-		b := out[qsize+int(p):]
-		binary.BigEndian.PutUint16(b, binary.BigEndian.Uint16(b)+delta)
+	binary.BigEndian.PutUint16(out[10:], uint16(ar))
+	out = append(out, req[12:qsize]...)
+	q.comp.reset()
+	q.comp.learn(12, q.comp.split(req[12:q.qend]))
+	limit := q.size - opt
+	for _, sec := range [3][]uint32{a.an, a.ns, a.ar} {
+		for _, off := range sec {
+			var ok bool
+			if out, ok = v.appendFast(out, off, q); !ok || len(out) > limit {
+				return nil, false
+			}
+		}
 	}
 	if q.edns {
-		o := out[need-11:]
-		o[0] = 0
+		var o [11]byte
 		binary.BigEndian.PutUint16(o[1:], dns.TypeOPT)
 		binary.BigEndian.PutUint16(o[3:], uint16(maxUDP))
-		o[5], o[6], o[7], o[8], o[9], o[10] = 0, 0, 0, 0, 0, 0
 		if q.do {
 			o[7] = 0x80
 		}
+		out = append(out, o[:]...)
 	}
 	return out, true
 }
 
-// fastLookup walks the zone like lookup and returns the template of the
-// answer, or nil for the reference path.
-func (v *version) fastLookup(q *fastQuery) *wireTmpl {
-	name := q.str(0)
-	if !v.inZone(name) {
-		return nil
+// appendFast appends the record at off in the arena to the answer out to
+// the query q, compressing its owner name and the names in the RDATA of the
+// RFC 1035 types against the names before it (see compressor). It reports
+// false for an owner with escapes.
+func (v *version) appendFast(out []byte, off uint32, q *fastQuery) ([]byte, bool) {
+	k := binary.BigEndian.Uint32(v.arena[off:])
+	if v.nodes[k].flags&nodeEscaped != 0 {
+		return out, false
 	}
-	at := v.apex
-	for i := q.nlab - v.originLabels - 1; i >= 0; i-- {
-		nd := v.nodes[q.str(int(q.labels[i]))]
-		if nd == nil {
-			return v.nxTemplate(q, at)
+	q.wire = presToWire(q.wire[:0], v.name(k))
+	out = q.comp.name(out, q.wire)
+	typ := binary.BigEndian.Uint16(v.arena[off+4:])
+	rd := v.arena[off+recHdr : v.recEnd(off)]
+	out = append(out, v.arena[off+4:off+12]...) // TYPE, CLASS, TTL
+	at := len(out)
+	out = append(out, 0, 0)
+	switch typ {
+	case dns.TypeNS, dns.TypeCNAME, dns.TypePTR, dns.TypeMB, dns.TypeMD, dns.TypeMF, dns.TypeMG, dns.TypeMR:
+		out = q.comp.name(out, rd)
+	case dns.TypeMX:
+		if len(rd) < 3 {
+			return out, false
 		}
-		if nd.ref != nil && !(i == 0 && q.qtype == dns.TypeDS) {
-			return v.refTemplate(nd, q.do)
+		out = append(out, rd[:2]...)
+		out = q.comp.name(out, rd[2:])
+	case dns.TypeSOA:
+		e1, err1 := nameEnd(rd, 0)
+		e2, err2 := nameEnd(rd, e1)
+		if err1 != nil || err2 != nil {
+			return out, false
 		}
-		at = nd
+		out = q.comp.name(out, rd[:e1])
+		out = q.comp.name(out, rd[e1:e2])
+		out = append(out, rd[e2:]...)
+	default:
+		out = append(out, rd...)
 	}
-	return v.authTemplate(at, q.qtype, q.do)
+	binary.BigEndian.PutUint16(out[at:], uint16(len(out)-at-2))
+	return out, true
 }
 
-// refTemplate returns the referral at the delegation point nd.
-func (v *version) refTemplate(nd *node, do bool) *wireTmpl {
-	i := 0
-	if do {
-		i = 1
+// presToWire appends the wire form of a presentation name without escapes.
+func presToWire(dst []byte, name string) []byte {
+	if name == "." {
+		return append(dst, 0)
 	}
-	p := &nd.ref.tmpl[i]
-	if t := p.Load(); t != nil {
-		return t
+	for i := 0; i < len(name); {
+		j := i
+		for name[j] != '.' {
+			j++
+		}
+		dst = append(dst, byte(j-i))
+		dst = append(dst, name[i:j]...)
+		i = j + 1
 	}
-	t := v.build(nd.name, func(rs *scratch) {
-		nd.referral(rs, do)
-	})
-	v.store(p, t)
-	return t
+	return append(dst, 0)
 }
 
-// authTemplate returns the authoritative answer (or NODATA) at the
-// existing node nd.
-func (v *version) authTemplate(nd *node, qtype uint16, do bool) *wireTmpl {
-	cur := nd.tmpls.Load()
-	if cur != nil {
-		for _, e := range *cur {
-			if e.qtype == qtype && e.do == do {
-				return e.t
-			}
-		}
-	}
-	t := v.build(nd.name, func(rs *scratch) {
-		rs.msg.Authoritative = true
-		v.answerAt(rs, nd, qtype, do)
-	})
-	if v.cache.bytes.Load() > maxCacheBytes {
-		return t
-	}
-	for {
-		var next []tmplEntry
-		if cur != nil {
-			if len(*cur) >= maxNodeTemplates {
-				return t
-			}
-			next = append(next, *cur...)
-		}
-		next = append(next, tmplEntry{qtype, do, t})
-		if nd.tmpls.CompareAndSwap(cur, &next) {
-			v.cache.bytes.Add(int64(len(t.body) + 2*len(t.ptrs) + 96))
-			return t
-		}
-		cur = nd.tmpls.Load()
-		for _, e := range *cur {
-			if e.qtype == qtype && e.do == do {
-				return e.t
-			}
-		}
-	}
+// compressor compresses the names of a fast-path answer as miekg/dns
+// compresses those of the reference path, or less: it knows the suffixes
+// of the question name, the owner names and the names in the RDATA it
+// compresses, as written (exact bytes: miekg/dns matches with regard to
+// case), each at its first offset below 16,384, and writes each name as
+// its labels up to the longest known suffix, then a pointer to it. Every
+// suffix it knows, miekg/dns knows too (it also knows those of names it
+// writes uncompressed), and both take the longest match, so no name comes
+// out shorter here: a fast answer that fits is one the reference path
+// sends whole.
+type compressor struct {
+	gen    uint32
+	n      int    // suffixes known
+	last   []byte // the name written last
+	lastAt int    // where a pointer to it points, 0 for nowhere
+	slots  [1 << 10]dictSlot
+	starts [128]int    // label starts of the name being written
+	hashes [128]uint32 // hashes of its suffixes
 }
 
-// nxTemplate returns the answer for a name that does not exist below its
-// closest encloser ce, or nil when the reference path must give it (a
-// wildcard, or a proof below the apex).
-func (v *version) nxTemplate(q *fastQuery, ce *node) *wireTmpl {
-	if ce.wildcard != nil {
-		return nil
-	}
-	if !q.do || len(v.nsecs) == 0 {
-		// Without DO, or without an NSEC chain to prove anything with, the
-		// answer is the same for every missing name.
-		do := 0
-		if q.do {
-			do = 1
-		}
-		p := &v.cache.nx[do]
-		if t := p.Load(); t != nil {
-			return t
-		}
-		t := v.build(v.origin, func(rs *scratch) {
-			rs.msg.Authoritative = true
-			rs.msg.Rcode = dns.RcodeNameError
-			rs.msg.Ns = v.negSOA
-			if q.do {
-				v.nxProof(rs, ce, nil)
-			}
-		})
-		v.store(p, t)
-		return t
-	}
-	if ce != v.apex {
-		return nil
-	}
-	key := canonicalKey(q.key[:0], q.str(0))
-	i := v.coveringIndex(key)
-	p := &v.cache.nxDO[i]
-	if t := p.Load(); t != nil {
-		return t
-	}
-	t := v.build(v.origin, func(rs *scratch) {
-		rs.msg.Authoritative = true
-		v.nxProof(rs, ce, v.nsecs[i].rrs)
-	})
-	v.store(p, t)
-	return t
+// dictSlot is a known suffix, in an open-addressing table by hash.
+type dictSlot struct {
+	gen  uint32 // the slot is in use when gen is the compressor's
+	hash uint32
+	pos  uint16 // offset of the suffix in the message
 }
 
-// store caches t in p unless the version's cache is full.
-func (v *version) store(p *atomic.Pointer[wireTmpl], t *wireTmpl) {
-	if v.cache.bytes.Load() > maxCacheBytes {
-		return
+// maxSuffixes bounds the suffixes a compressor learns, so that its table
+// stays sparse; past it, names are compressed less.
+const maxSuffixes = 600
+
+// reset forgets every name.
+func (c *compressor) reset() {
+	c.gen++
+	if c.gen == 0 {
+		clear(c.slots[:])
+		c.gen = 1
 	}
-	if p.CompareAndSwap(nil, t) {
-		v.cache.bytes.Add(int64(len(t.body) + 2*len(t.ptrs) + 96))
+	c.n, c.lastAt = 0, 0
+}
+
+// split fills starts and hashes for the uncompressed wire name w and
+// returns its label count, the root excluded.
+func (c *compressor) split(w []byte) int {
+	n := 0
+	for i := 0; i < len(w)-1 && n < len(c.starts); i += int(w[i]) + 1 {
+		c.starts[n] = i
+		n++
+	}
+	// Each suffix's hash mixes the first 8 bytes at each of its labels
+	// (the length octet and what follows, all part of the suffix) into
+	// that of the suffix below it: cheap, and collisions only cost a
+	// comparison.
+	h := uint64(0x9e3779b97f4a7c15)
+	for j := n - 1; j >= 0; j-- {
+		i := c.starts[j]
+		var x uint64
+		if len(w)-i >= 8 {
+			x = binary.LittleEndian.Uint64(w[i:])
+		} else {
+			for k, b := range w[i:] {
+				x |= uint64(b) << (8 * k)
+			}
+		}
+		h = (h ^ x) * 0xff51afd7ed558ccd
+		h ^= h >> 32
+		c.hashes[j] = uint32(h)
+	}
+	return n
+}
+
+// learn records the suffixes at the first upto labels of the name split
+// last, written at out[at:].
+func (c *compressor) learn(at, upto int) {
+	mask := uint32(len(c.slots) - 1)
+	for j := 0; j < upto && at+c.starts[j] < 0x4000 && c.n < maxSuffixes; j++ {
+		h := c.hashes[j]
+		i := (h ^ h>>16) & mask
+		for c.slots[i].gen == c.gen {
+			i = (i + 1) & mask
+		}
+		c.slots[i] = dictSlot{gen: c.gen, hash: h, pos: uint16(at + c.starts[j])}
+		c.n++
 	}
 }
 
-// coveringIndex is the index in v.nsecs of the NSEC that matches or covers
-// key (see covering); v.nsecs must not be empty.
-func (v *version) coveringIndex(key []byte) int {
-	i := sort.Search(len(v.nsecs), func(i int) bool { return bytes.Compare(v.nsecs[i].key, key) > 0 })
-	if i == 0 {
-		i = len(v.nsecs)
+// name appends the uncompressed wire name w to out, compressed.
+func (c *compressor) name(out, w []byte) []byte {
+	if c.lastAt > 0 && string(w) == string(c.last) {
+		// The name just written again (an RRset's owner): its longest
+		// suffix, itself, is known.
+		return append(out, 0xc0|byte(c.lastAt>>8), byte(c.lastAt))
 	}
-	return i - 1
+	out, c.lastAt = c.write(out, w)
+	c.last = append(c.last[:0], w...)
+	return out
 }
 
-// build runs fill on a fresh response, packs it with the question qname
-// (lower case, without escapes) and turns it into a template.
-func (v *version) build(qname string, fill func(rs *scratch)) *wireTmpl {
-	rs := scratchPool.Get().(*scratch)
-	defer func() {
-		rs.reset()
-		scratchPool.Put(rs)
-	}()
-	fill(rs)
-	m := &rs.msg
-	m.Compress = true
-	rs.q[0] = dns.Question{Name: qname, Qtype: dns.TypeA, Qclass: dns.ClassINET}
-	m.Question = rs.q[:]
-	buf, err := m.PackBuffer(rs.buf[:cap(rs.buf)])
-	if err != nil || len(buf) > dns.MaxMsgSize {
-		return tooBig
+// write appends the uncompressed wire name w to out, compressed, and
+// returns where a pointer to the whole name may point (0 for nowhere).
+func (c *compressor) write(out, w []byte) ([]byte, int) {
+	n := c.split(w)
+	mask := uint32(len(c.slots) - 1)
+	for j := range n {
+		h := c.hashes[j]
+		for i := (h ^ h>>16) & mask; c.slots[i].gen == c.gen; i = (i + 1) & mask {
+			if sl := &c.slots[i]; sl.hash == h && equalAt(out, int(sl.pos), w[c.starts[j]:]) {
+				at := len(out)
+				out = append(out, w[:c.starts[j]]...)
+				c.learn(at, j)
+				out = append(out, 0xc0|byte(sl.pos>>8), byte(sl.pos))
+				if j > 0 {
+					return out, reachable(at)
+				}
+				return out, int(sl.pos)
+			}
+		}
 	}
-	qsize := 12 + wireLen(qname) + 4
-	t := &wireTmpl{
-		qlen:  wireLen(qname),
-		flags: binary.BigEndian.Uint16(buf[2:]) & (1<<10 | 0xf),
-		an:    binary.BigEndian.Uint16(buf[6:]),
-		ns:    binary.BigEndian.Uint16(buf[8:]),
-		ar:    binary.BigEndian.Uint16(buf[10:]),
-		body:  bytes.Clone(buf[qsize:]),
+	at := len(out)
+	out = append(out, w...)
+	c.learn(at, n)
+	if n == 0 {
+		return out, 0 // the root: never worth a pointer
 	}
-	ptrs, ok := pointers(buf, qsize, int(t.an)+int(t.ns)+int(t.ar))
-	if !ok {
-		return tooBig
-	}
-	t.ptrs = ptrs
-	// The bound: the same records after a question that offers nothing to
-	// compress against.
-	rs.q[0].Name = "."
-	b2, err := m.PackBuffer(buf)
-	if err != nil {
-		return tooBig
-	}
-	t.bound = len(b2) - 17
-	if cap(b2) <= dns.MaxMsgSize {
-		rs.buf = b2[:0]
-	}
-	if t.bound > dns.MaxMsgSize {
-		return tooBig
-	}
-	return t
+	return out, reachable(at)
 }
 
-// pointers returns the offsets, relative to off, of the compression pointers
-// in the count records of msg that start at off. It knows where miekg/dns
-// compresses: owner names and the names in the RDATA of the RFC 1035 types.
-func pointers(msg []byte, off, count int) ([]uint16, bool) {
-	base := off
-	var out []uint16
-	name := func() bool {
-		for off < len(msg) {
-			l := int(msg[off])
-			switch {
-			case l == 0:
-				off++
-				return true
-			case l&0xc0 == 0xc0:
-				out = append(out, uint16(off-base))
-				off += 2
-				return off <= len(msg)
-			case l&0xc0 != 0:
-				return false
-			}
-			off += 1 + l
-		}
-		return false
+// reachable is at if a compression pointer can point there, else 0.
+func reachable(at int) int {
+	if at < 0x4000 {
+		return at
 	}
-	for range count {
-		if !name() || off+10 > len(msg) {
-			return nil, false
+	return 0
+}
+
+// equalAt reports whether the name at msg[p:], whose pointers lead back
+// into msg, is the uncompressed wire name w, byte for byte.
+func equalAt(msg []byte, p int, w []byte) bool {
+	for j := 0; ; {
+		l := int(msg[p])
+		if l&0xc0 == 0xc0 {
+			p = int(binary.BigEndian.Uint16(msg[p:]) & 0x3fff)
+			continue
 		}
-		typ := binary.BigEndian.Uint16(msg[off:])
-		rdlen := int(binary.BigEndian.Uint16(msg[off+8:]))
-		off += 10
-		end := off + rdlen
-		if end > len(msg) {
-			return nil, false
+		if j+1+l > len(w) || w[j] != byte(l) || string(msg[p+1:p+1+l]) != string(w[j+1:j+1+l]) {
+			return false
 		}
-		switch typ {
-		case dns.TypeNS, dns.TypeCNAME, dns.TypePTR, dns.TypeMB, dns.TypeMD, dns.TypeMF, dns.TypeMG, dns.TypeMR:
-			if !name() {
-				return nil, false
-			}
-		case dns.TypeMX:
-			off += 2
-			if !name() {
-				return nil, false
-			}
-		case dns.TypeSOA, dns.TypeMINFO:
-			if !name() || !name() {
-				return nil, false
-			}
+		if l == 0 {
+			return j+1 == len(w)
 		}
-		off = end
+		p += 1 + l
+		j += 1 + l
 	}
-	if off != len(msg) {
-		return nil, false
-	}
-	return out[:len(out):len(out)], true
 }

@@ -10,14 +10,15 @@ import (
 // scratch is the per-query working memory, pooled so that answering a query
 // allocates little. Nothing in it outlives the query.
 type scratch struct {
-	msg               dns.Msg
-	q                 [1]dns.Question
-	opt               dns.OPT
-	hasOpt            bool // the response carries opt at the end of the additional section
-	answer, ns, extra []dns.RR
-	offs              [128]int
-	key               []byte
-	buf               []byte
+	msg            dns.Msg
+	q              [1]dns.Question
+	opt            dns.OPT
+	hasOpt         bool     // the response carries opt at the end of the additional section
+	answer, ns, ar []dns.RR // the decoded sections of ans
+	extra          []dns.RR // the additional section with the OPT
+	ans            answer
+	offs           [128]int
+	buf            []byte
 }
 
 var scratchPool = sync.Pool{New: func() any {
@@ -27,8 +28,9 @@ var scratchPool = sync.Pool{New: func() any {
 func (rs *scratch) reset() {
 	clear(rs.answer)
 	clear(rs.ns)
+	clear(rs.ar)
 	clear(rs.extra)
-	rs.answer, rs.ns, rs.extra = rs.answer[:0], rs.ns[:0], rs.extra[:0]
+	rs.answer, rs.ns, rs.ar, rs.extra = rs.answer[:0], rs.ns[:0], rs.ar[:0], rs.extra[:0]
 	rs.msg = dns.Msg{}
 	rs.opt = dns.OPT{}
 	rs.hasOpt = false
@@ -144,6 +146,24 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	s.write(w, rs, tcp, size, 0)
 }
 
+// answer is the answer to one query as references to records of a
+// version (arena offsets), which both paths turn into a message: the
+// reference path decodes them, the fast path copies their wire form.
+type answer struct {
+	rcode      int
+	aa         bool
+	wildcard   bool     // the answer comes from a wildcard (RFC 4592)
+	synth      bool     // the answer records are the wildcard's, to be owned by the query name
+	required   int      // leading additional records that are required (in-domain glue)
+	an, ns, ar []uint32 // the records of each section
+	key        []byte   // scratch for canonical keys
+}
+
+func (a *answer) reset() {
+	a.rcode, a.aa, a.wildcard, a.synth, a.required = 0, false, false, false, 0
+	a.an, a.ns, a.ar = a.an[:0], a.ns[:0], a.ar[:0]
+}
+
 // lookup fills rs.msg with the answer to qname/qtype from v (RFC 1034
 // §4.3.2, RFC 4035 §3.1 when do) and returns how many leading records of the
 // additional section are required (in-domain glue).
@@ -154,7 +174,7 @@ func (v *version) lookup(rs *scratch, qname string, qtype uint16, do bool) int {
 		m.Rcode = dns.RcodeRefused
 		return 0
 	}
-	// Label offsets of name; walk from just below the origin down to name.
+	// Label offsets of name.
 	n := 0
 	if name != "." {
 		for off, end := 0, false; !end; off, end = dns.NextLabel(name, off) {
@@ -166,135 +186,188 @@ func (v *version) lookup(rs *scratch, qname string, qtype uint16, do bool) int {
 			n++
 		}
 	}
-	at := v.apex
-	for i := n - v.originLabels - 1; i >= 0; i-- {
-		nd := v.nodes[name[rs.offs[i]:]]
-		if nd == nil {
-			return v.nameError(rs, qname, name, at, qtype, do)
+	a := &rs.ans
+	a.reset()
+	v.resolve(a, name, rs.offs[:n], qtype, do)
+	m.Rcode = a.rcode
+	m.Authoritative = a.aa
+	if len(a.an) > 0 {
+		rs.answer = v.appendRRs(rs.answer[:0], a.an)
+		if a.synth {
+			for _, rr := range rs.answer {
+				rr.Header().Name = qname
+			}
 		}
-		if nd.ref != nil && !(i == 0 && qtype == dns.TypeDS) {
-			return nd.referral(rs, do)
-		}
-		at = nd
+		m.Answer = rs.answer
 	}
-	m.Authoritative = true
-	v.answerAt(rs, at, qtype, do)
-	return 0
+	if len(a.ns) > 0 {
+		rs.ns = v.appendRRs(rs.ns[:0], a.ns)
+		m.Ns = rs.ns
+	}
+	if len(a.ar) > 0 {
+		rs.ar = v.appendRRs(rs.ar[:0], a.ar)
+		m.Extra = rs.ar
+	}
+	return a.required
 }
 
-// answerAt answers authoritatively for the existing node nd.
-func (v *version) answerAt(rs *scratch, nd *node, qtype uint16, do bool) {
-	m := &rs.msg
+// resolve finds the answer to the lower-case name, in the zone, whose labels
+// start at offs, for qtype (RFC 1034 §4.3.2, RFC 4035 §3.1 when do).
+func (v *version) resolve(a *answer, name string, offs []int, qtype uint16, do bool) {
+	at := uint32(0) // the apex
+	for i := len(offs) - v.originLabels - 1; i >= 0; i-- {
+		k, ok := v.find(name[offs[i]:])
+		if !ok {
+			v.nameError(a, name, at, qtype, do)
+			return
+		}
+		if v.nodes[k].flags&nodeCut != 0 && !(i == 0 && qtype == dns.TypeDS) {
+			v.referral(a, k, do)
+			return
+		}
+		at = k
+	}
+	a.aa = true
+	v.answerAt(a, at, qtype, do)
+}
+
+// referral sets the authority and additional sections of a to the referral
+// at the delegation point k — the NS RRset, with DO then the DS and its
+// RRSIGs or else the NSEC and its RRSIGs; the glue.
+func (v *version) referral(a *answer, k uint32, do bool) {
+	a.ns = append(a.ns, v.rrs(v.set(k, dns.TypeNS))...)
+	if do {
+		if ds := v.set(k, dns.TypeDS); ds != nil {
+			a.ns = append(a.ns, v.withSigs(ds)...)
+		} else {
+			a.ns = append(a.ns, v.nsec(k)...)
+		}
+	}
+	n := &v.nodes[k]
+	a.ar = append(a.ar, v.refs[n.glue:n.glue+uint32(n.nglue)]...)
+	a.required = int(n.required)
+}
+
+// answerAt answers authoritatively for the existing node k.
+func (v *version) answerAt(a *answer, k uint32, qtype uint16, do bool) {
 	if qtype == dns.TypeANY {
-		for i := range nd.sets {
-			s := &nd.sets[i]
+		n := &v.nodes[k]
+		for i := n.sets; i < n.sets+uint32(n.nsets); i++ {
+			s := &v.sets[i]
 			switch {
 			case s.typ == dns.TypeRRSIG:
 			case do:
-				rs.answer = append(rs.answer, s.withSigs()...)
+				a.an = append(a.an, v.withSigs(s)...)
 			default:
-				rs.answer = append(rs.answer, s.rrs()...)
+				a.an = append(a.an, v.rrs(s)...)
 			}
 		}
-		if len(rs.answer) > 0 {
-			m.Answer = rs.answer
+		if len(a.an) > 0 {
 			return
 		}
-	} else if s := nd.set(qtype); s != nil {
-		m.Answer = s.rrs()
+	} else if s := v.set(k, qtype); s != nil {
 		if do {
-			m.Answer = s.withSigs()
+			a.an = append(a.an, v.withSigs(s)...)
+		} else {
+			a.an = append(a.an, v.rrs(s)...)
 		}
-		if nd == v.apex && qtype == dns.TypeNS {
-			m.Extra = v.apexExtra
+		if k == 0 && qtype == dns.TypeNS {
+			a.ar = append(a.ar, v.apexExtra...)
 		}
 		return
-	} else if s := nd.set(dns.TypeCNAME); s != nil {
-		m.Answer = s.rrs()
+	} else if s := v.set(k, dns.TypeCNAME); s != nil {
 		if do {
-			m.Answer = s.withSigs()
+			a.an = append(a.an, v.withSigs(s)...)
+		} else {
+			a.an = append(a.an, v.rrs(s)...)
 		}
 		return
 	}
 	// NODATA (RFC 2308 §2.2): SOA, and with DO the NSEC of the name, or
 	// for an empty non-terminal the NSEC covering it.
 	if !do {
-		m.Ns = v.negSOA
+		a.ns = append(a.ns, v.negSOA...)
 		return
 	}
-	rs.ns = append(rs.ns, v.negSOADO...)
-	if nsec := nd.nsec(); nsec != nil {
-		rs.ns = append(rs.ns, nsec...)
+	a.ns = append(a.ns, v.negSOADO...)
+	if nsec := v.nsec(k); nsec != nil {
+		a.ns = append(a.ns, nsec...)
 	} else {
-		rs.key = canonicalKey(rs.key[:0], nd.name)
-		rs.ns = append(rs.ns, v.covering(rs.key)...)
+		a.key = canonicalKey(a.key[:0], v.name(k))
+		a.ns = v.appendNSEC(a.ns, v.covering(a.key))
 	}
-	m.Ns = rs.ns
 }
 
-// nameError answers for a name that does not exist below its closest
-// encloser ce: a wildcard answer if ce has a wildcard child, else NXDOMAIN.
-func (v *version) nameError(rs *scratch, qname, name string, ce *node, qtype uint16, do bool) int {
-	m := &rs.msg
-	m.Authoritative = true
-	var proof []dns.RR
-	if do {
-		rs.key = canonicalKey(rs.key[:0], name)
-		proof = v.covering(rs.key)
+// appendNSEC appends the NSEC of index i in v.nsecs and its RRSIGs, nothing
+// for -1.
+func (v *version) appendNSEC(dst []uint32, i int) []uint32 {
+	if i < 0 {
+		return dst
 	}
-	if wc := ce.wildcard; wc != nil {
+	return append(dst, v.nsec(v.nsecs[i].node)...)
+}
+
+// nameError answers for the lower-case name that does not exist below its
+// closest encloser ce: a wildcard answer if ce has a wildcard child, else
+// NXDOMAIN.
+func (v *version) nameError(a *answer, name string, ce uint32, qtype uint16, do bool) {
+	a.aa = true
+	proof := -1
+	if do {
+		a.key = canonicalKey(a.key[:0], name)
+		proof = v.covering(a.key)
+	}
+	if v.nodes[ce].flags&nodeWildcard != 0 {
+		a.wildcard = true
+		wc, _ := v.find("*." + lowerName(v.name(ce))) // ce is not the root: see load
 		// RFC 4592: synthesize from the wildcard with the query name as owner.
-		s := wc.set(qtype)
+		s := v.set(wc, qtype)
 		if s == nil && qtype != dns.TypeANY {
-			s = wc.set(dns.TypeCNAME)
+			s = v.set(wc, dns.TypeCNAME)
 		}
 		if s != nil {
-			src := s.rrs()
+			a.synth = true
 			if do {
-				src = s.withSigs()
+				a.an = append(a.an, v.withSigs(s)...)
+				a.ns = v.appendNSEC(a.ns, proof)
+			} else {
+				a.an = append(a.an, v.rrs(s)...)
 			}
-			for _, rr := range src {
-				c := dns.Copy(rr)
-				c.Header().Name = qname
-				rs.answer = append(rs.answer, c)
-			}
-			m.Answer = rs.answer
-			if do {
-				rs.ns = append(rs.ns, proof...)
-				m.Ns = rs.ns
-			}
-			return 0
+			return
 		}
 		if !do {
-			m.Ns = v.negSOA
-			return 0
+			a.ns = append(a.ns, v.negSOA...)
+			return
 		}
-		rs.ns = append(append(append(rs.ns, v.negSOADO...), wc.nsec()...), proof...)
-		m.Ns = rs.ns
-		return 0
+		a.ns = append(a.ns, v.negSOADO...)
+		a.ns = append(a.ns, v.nsec(wc)...)
+		a.ns = v.appendNSEC(a.ns, proof)
+		return
 	}
-	m.Rcode = dns.RcodeNameError
+	a.rcode = dns.RcodeNameError
 	if !do {
-		m.Ns = v.negSOA
-		return 0
+		a.ns = append(a.ns, v.negSOA...)
+		return
 	}
-	v.nxProof(rs, ce, proof)
-	return 0
+	v.nxProof(a, ce, proof)
 }
 
 // nxProof sets the authority section of an NXDOMAIN answer with DO: the SOA
-// and its RRSIGs, proof (the NSEC covering the name), and the NSEC showing
-// that no wildcard exists at the closest encloser ce.
-func (v *version) nxProof(rs *scratch, ce *node, proof []dns.RR) {
-	m := &rs.msg
-	m.Rcode = dns.RcodeNameError
-	rs.ns = append(append(rs.ns, v.negSOADO...), proof...)
-	rs.key = canonicalKey(rs.key[:0], ce.name)
-	rs.key = append(rs.key, '*', 0, 0)
-	if wp := v.covering(rs.key); len(wp) > 0 && (len(proof) == 0 || wp[0] != proof[0]) {
-		rs.ns = append(rs.ns, wp...)
+// and its RRSIGs, the NSEC of index proof (covering the name), and the NSEC
+// showing that no wildcard exists at the closest encloser ce.
+func (v *version) nxProof(a *answer, ce uint32, proof int) {
+	a.rcode = dns.RcodeNameError
+	a.ns = append(a.ns, v.negSOADO...)
+	a.ns = v.appendNSEC(a.ns, proof)
+	wp := int(v.apexWild)
+	if ce != 0 {
+		a.key = canonicalKey(a.key[:0], v.name(ce))
+		a.key = append(a.key, '*', 0, 0)
+		wp = v.covering(a.key)
 	}
-	m.Ns = rs.ns
+	if wp >= 0 && wp != proof {
+		a.ns = v.appendNSEC(a.ns, wp)
+	}
 }
 
 // write packs rs.msg, whose additional section does not hold the OPT yet,

@@ -119,15 +119,18 @@ func serve(args []string) error {
 	if err := s.Publish(z); err != nil {
 		return err
 	}
-	// Give back what parsing the master file left behind, so that resident
-	// memory measures what serving needs.
+	// The server keeps its own compact copy of the zone: drop the parsed
+	// records and give back what they and parsing the master file held, so
+	// that resident memory measures what serving needs.
+	records, serial := len(z.rrs), z.Serial()
+	z = nil
 	debug.FreeOSMemory()
 	runtime.ReadMemStats(&ms)
 	fmt.Fprintf(os.Stderr, "dnsbench: heap in use %d MiB after Publish\n", ms.HeapInuse>>20)
 	if err := s.Start(); err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "dnsbench: serving %s (%d records, serial %d) on %s\n", *origin, len(z.rrs), z.Serial(), s.Addr())
+	fmt.Fprintf(os.Stderr, "dnsbench: serving %s (%d records, serial %d) on %s\n", *origin, records, serial, s.Addr())
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
