@@ -38,6 +38,7 @@ type fastQuery struct {
 	nlen   int // length of the lower-case presentation name in name
 	labels [128]int
 	nlab   int    // label starts in name; 0 for the root
+	maxUDP int    // the server's EDNS UDP size
 	ans    answer // the answer's records
 	comp   compressor
 	wire   []byte // scratch for an owner name
@@ -77,6 +78,7 @@ func parseFast(req []byte, maxUDP int, q *fastQuery) bool {
 		return false
 	}
 	q.rdcd = flags & (1<<8 | 1<<4)
+	q.maxUDP = maxUDP
 	off := 12
 	n := 0
 	q.nlab = 0
@@ -198,6 +200,38 @@ func (v *version) fastAnswer(req []byte, out []byte, maxUDP int, q *fastQuery) (
 	if q.edns {
 		opt = 11
 	}
+	if a.kind != 0 && len(a.an)+len(a.ns)+len(a.ar) >= bigAnswer {
+		if out, ok, done := v.fromCache(req, out, q, opt); done {
+			return out, ok
+		}
+	}
+	out = v.appendHead(out, req, q)
+	limit := q.size - opt
+	for _, sec := range [3][]uint32{a.an, a.ns, a.ar} {
+		for _, off := range sec {
+			var ok bool
+			if out, ok = v.appendFast(out, off, q); !ok || len(out) > limit {
+				return nil, false
+			}
+		}
+	}
+	if q.edns {
+		var o [11]byte
+		binary.BigEndian.PutUint16(o[1:], dns.TypeOPT)
+		binary.BigEndian.PutUint16(o[3:], uint16(maxUDP))
+		if q.do {
+			o[7] = 0x80
+		}
+		out = append(out, o[:]...)
+	}
+	return out, true
+}
+
+// appendHead starts the answer to req in out[:0]: its header, with the
+// counts of q.ans (and the OPT if the query has one), then the question;
+// the compressor then knows the question.
+func (v *version) appendHead(out, req []byte, q *fastQuery) []byte {
+	a := &q.ans
 	qsize := q.qend + 4
 	if cap(out) < q.size {
 		out = make([]byte, 0, max(q.size, 512))
@@ -220,25 +254,108 @@ func (v *version) fastAnswer(req []byte, out []byte, maxUDP int, q *fastQuery) (
 	out = append(out, req[12:qsize]...)
 	q.comp.reset()
 	q.comp.learn(12, q.comp.split(req[12:q.qend]))
-	limit := q.size - opt
-	for _, sec := range [3][]uint32{a.an, a.ns, a.ar} {
-		for _, off := range sec {
-			var ok bool
-			if out, ok = v.appendFast(out, off, q); !ok || len(out) > limit {
-				return nil, false
-			}
+	return out
+}
+
+// bigAnswer is the number of records from which an answer is worth
+// caching: below it, writing it is about as fast as copying it.
+const bigAnswer = 8
+
+// cachedAnswer is the body of a big answer written against the lower-case
+// name of its node as the question: pointers, at ptrs in body, move by the
+// length of the query name's labels before the node's.
+type cachedAnswer struct {
+	node  uint32
+	qtype uint16
+	kind  uint8
+	do    bool
+	qwire []byte // the template question: the node's name, lower case
+	body  []byte
+	ptrs  []uint16
+}
+
+// fromCache answers from v.cache for a big answer to q (q.ans of kind
+// answerReferral or answerAt), building the entry if needed. done is false
+// when the query spells the node's name in another case, whose answer
+// must be written for it.
+func (v *version) fromCache(req, out []byte, q *fastQuery, opt int) (_ []byte, ok, done bool) {
+	a := &q.ans
+	qtype := q.qtype
+	if a.kind == answerReferral {
+		qtype = 0
+	}
+	h := (uint64(a.at)<<17 | uint64(qtype)<<1 | uint64(a.kind)<<33) * 0x9e3779b97f4a7c15
+	if q.do {
+		h ^= 0x5bd1e995
+	}
+	slot := &v.cache[h>>(64-cacheBits)]
+	t := slot.Load()
+	if t == nil || t.node != a.at || t.qtype != qtype || t.kind != a.kind || t.do != q.do {
+		if t = v.buildCached(q, qtype); t == nil {
+			return nil, false, false
 		}
+		slot.Store(t)
+	}
+	start := q.qend - len(t.qwire)
+	if start < 12 || string(req[start:q.qend]) != string(t.qwire) {
+		return nil, false, false
+	}
+	qsize := q.qend + 4
+	if qsize+len(t.body)+opt > q.size {
+		return nil, false, true
+	}
+	out = v.appendHead(out, req, q)
+	body := len(out)
+	out = append(out, t.body...)
+	delta := uint16(start - 12)
+	for _, p := range t.ptrs {
+		b := out[body+int(p):]
+		binary.BigEndian.PutUint16(b, binary.BigEndian.Uint16(b)+delta)
 	}
 	if q.edns {
 		var o [11]byte
 		binary.BigEndian.PutUint16(o[1:], dns.TypeOPT)
-		binary.BigEndian.PutUint16(o[3:], uint16(maxUDP))
+		binary.BigEndian.PutUint16(o[3:], uint16(q.maxUDP))
 		if q.do {
 			o[7] = 0x80
 		}
 		out = append(out, o[:]...)
 	}
-	return out, true
+	return out, true, true
+}
+
+// buildCached writes the records of q.ans after the lower-case name of
+// its node as the question, nil if that cannot be done.
+func (v *version) buildCached(q *fastQuery, qtype uint16) *cachedAnswer {
+	a := &q.ans
+	if v.nodes[a.at].flags&nodeEscaped != 0 {
+		return nil
+	}
+	t := &cachedAnswer{node: a.at, qtype: qtype, kind: a.kind, do: q.do}
+	t.qwire = presToWire(nil, lowerName(v.name(a.at)))
+	buf := make([]byte, 12, 2048)
+	buf = append(buf, t.qwire...)
+	buf = append(buf, 0, 1, 0, 1)
+	body := len(buf)
+	c := &q.comp
+	c.reset()
+	c.learn(12, c.split(t.qwire))
+	c.ptrs = c.ptrs[:0]
+	c.record = true
+	defer func() { c.record = false }()
+	for _, sec := range [3][]uint32{a.an, a.ns, a.ar} {
+		for _, off := range sec {
+			var ok bool
+			if buf, ok = v.appendFast(buf, off, q); !ok || len(buf) > dns.MaxMsgSize {
+				return nil
+			}
+		}
+	}
+	t.body = buf[body:]
+	for _, p := range c.ptrs {
+		t.ptrs = append(t.ptrs, uint16(p-body))
+	}
+	return t
 }
 
 // appendFast appends the record at off in the arena to the answer out to
@@ -314,6 +431,8 @@ type compressor struct {
 	n      int    // suffixes known
 	last   []byte // the name written last
 	lastAt int    // where a pointer to it points, 0 for nowhere
+	record bool   // note the offset of every pointer written in ptrs
+	ptrs   []int
 	slots  [1 << 10]dictSlot
 	starts [128]int    // label starts of the name being written
 	hashes [128]uint32 // hashes of its suffixes
@@ -390,7 +509,7 @@ func (c *compressor) name(out, w []byte) []byte {
 	if c.lastAt > 0 && string(w) == string(c.last) {
 		// The name just written again (an RRset's owner): its longest
 		// suffix, itself, is known.
-		return append(out, 0xc0|byte(c.lastAt>>8), byte(c.lastAt))
+		return c.pointer(out, c.lastAt)
 	}
 	out, c.lastAt = c.write(out, w)
 	c.last = append(c.last[:0], w...)
@@ -409,7 +528,7 @@ func (c *compressor) write(out, w []byte) ([]byte, int) {
 				at := len(out)
 				out = append(out, w[:c.starts[j]]...)
 				c.learn(at, j)
-				out = append(out, 0xc0|byte(sl.pos>>8), byte(sl.pos))
+				out = c.pointer(out, int(sl.pos))
 				if j > 0 {
 					return out, reachable(at)
 				}
@@ -424,6 +543,14 @@ func (c *compressor) write(out, w []byte) ([]byte, int) {
 		return out, 0 // the root: never worth a pointer
 	}
 	return out, reachable(at)
+}
+
+// pointer appends a compression pointer to p.
+func (c *compressor) pointer(out []byte, p int) []byte {
+	if c.record {
+		c.ptrs = append(c.ptrs, len(out))
+	}
+	return append(out, 0xc0|byte(p>>8), byte(p))
 }
 
 // reachable is at if a compression pointer can point there, else 0.

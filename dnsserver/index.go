@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/miekg/dns"
@@ -65,7 +66,13 @@ type version struct {
 	soaRecEnd uint32      // end of the SOA, the zone's first record, in arena
 
 	history []*diff // IXFR diffs, oldest first; the last one ends at this version
+
+	cache [1 << cacheBits]atomic.Pointer[cachedAnswer] // big fast-path answers, direct-mapped
 }
+
+// cacheBits sizes version.cache: it holds at most that many answers of at
+// least bigAnswer records, whatever the zone's size.
+const cacheBits = 12
 
 // node is one name of the zone.
 type node struct {

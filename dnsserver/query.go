@@ -152,15 +152,17 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 type answer struct {
 	rcode      int
 	aa         bool
-	wildcard   bool     // the answer comes from a wildcard (RFC 4592)
-	synth      bool     // the answer records are the wildcard's, to be owned by the query name
-	required   int      // leading additional records that are required (in-domain glue)
+	wildcard   bool  // the answer comes from a wildcard (RFC 4592)
+	synth      bool  // the answer records are the wildcard's, to be owned by the query name
+	required   int   // leading additional records that are required (in-domain glue)
+	kind       uint8 // answerReferral or answerAt: the answer depends only on node at, qtype (not for referrals) and DO
+	at         uint32
 	an, ns, ar []uint32 // the records of each section
 	key        []byte   // scratch for canonical keys
 }
 
 func (a *answer) reset() {
-	a.rcode, a.aa, a.wildcard, a.synth, a.required = 0, false, false, false, 0
+	a.rcode, a.aa, a.wildcard, a.synth, a.required, a.kind = 0, false, false, false, 0, 0
 	a.an, a.ns, a.ar = a.an[:0], a.ns[:0], a.ar[:0]
 }
 
@@ -223,13 +225,22 @@ func (v *version) resolve(a *answer, name string, offs []int, qtype uint16, do b
 		}
 		if v.nodes[k].flags&nodeCut != 0 && !(i == 0 && qtype == dns.TypeDS) {
 			v.referral(a, k, do)
+			a.kind, a.at = answerReferral, k
 			return
 		}
 		at = k
 	}
 	a.aa = true
 	v.answerAt(a, at, qtype, do)
+	a.kind, a.at = answerAt, at
 }
+
+// Kinds of answer that depend only on the node they hang on, the qtype
+// (but for referrals) and DO.
+const (
+	answerReferral = 1 + iota
+	answerAt
+)
 
 // referral sets the authority and additional sections of a to the referral
 // at the delegation point k — the NS RRset, with DO then the DS and its
