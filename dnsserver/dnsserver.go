@@ -12,13 +12,18 @@
 // is built on github.com/miekg/dns and is interoperable with NSD and Knot as
 // secondaries.
 //
-// ServeDNS is the reference path. On UDP, common queries (referrals,
-// authoritative answers, NODATA and NXDOMAIN, with or without DO) are
-// answered from wire-format templates that the reference path built on
-// their first use in the current version (see fast.go), read and written in
-// batches with recvmmsg/sendmmsg by one goroutine per processor, each on its
-// own SO_REUSEPORT socket; tests check that both paths give answers of the
-// same meaning. Response rate limiting (Config.RateLimit) may bound what
+// Each version is held in a compact form: its records packed in wire format
+// in one arena, indexed by a pointer-free hash table of names and lists of
+// arena offsets (see index.go); the server keeps no reference to the Zone's
+// records, and the IXFR history is the wire-format diffs alone.
+//
+// ServeDNS is the reference path; it decodes the records it needs. On UDP,
+// common queries (referrals, authoritative answers, NODATA and NXDOMAIN,
+// with or without DO) are answered by copying the records' wire form from
+// the arena (see fast.go), read and written in batches with
+// recvmmsg/sendmmsg by one goroutine per processor, each on its own
+// SO_REUSEPORT socket; tests check that both paths give answers of the same
+// meaning. Response rate limiting (Config.RateLimit) may bound what
 // each client network receives over UDP.
 package dnsserver
 

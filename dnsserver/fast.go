@@ -11,20 +11,20 @@ import (
 // answers and NODATA at existing names, NXDOMAIN — straight from the
 // version's arena instead of building and packing a dns.Msg. It finds the
 // answer's records as the reference path does (resolve), then copies the
-// query's ID, flags and question and each record's wire form, writing the
-// owner name as a compression pointer to the question where the owner is a
-// suffix of the query name (it always is, but for glue and NSEC records
-// found elsewhere), with its leading labels before that; every other name
-// is written uncompressed. Nothing is allocated or cached.
+// query's ID, flags and question and each record's wire form, compressing
+// the owner names and the names in the RDATA of the RFC 1035 types no more
+// than miekg/dns would (see compressor). Nothing is allocated; answers of
+// bigAnswer records or more (big referrals) are kept in a small
+// direct-mapped cache per version, written against the name of the node
+// they hang on as the question, whose pointers move by the length of the
+// query name's extra labels.
 //
-// miekg/dns compresses at least as much as this (owner names against the
-// question, and names in RDATA too), so an answer the fast path writes
-// within the client's size limit is one the reference path sends whole, and
-// an answer that does not fit goes to the reference path, which truncates
-// it: the two never disagree on truncation. TCP, EDNS options other than
-// NSID, cookie and padding, class ANY, qtype ANY, wildcards, names with
-// characters that need escaping, answers that do not fit all go to the
-// reference path.
+// An answer the fast path writes within the client's size limit is one the
+// reference path sends whole, and an answer that does not fit goes to the
+// reference path, which truncates it: the two never disagree on truncation.
+// TCP, EDNS options other than NSID, cookie and padding, class ANY, qtype
+// ANY, wildcards, names with characters that need escaping, answers that do
+// not fit all go to the reference path.
 
 // fastQuery is a query parsed by parseFast.
 type fastQuery struct {
@@ -200,7 +200,7 @@ func (v *version) fastAnswer(req []byte, out []byte, maxUDP int, q *fastQuery) (
 	if q.edns {
 		opt = 11
 	}
-	if a.kind != 0 && len(a.an)+len(a.ns)+len(a.ar) >= bigAnswer {
+	if a.kind != 0 && (a.at == 0 || len(a.an)+len(a.ns)+len(a.ar) >= bigAnswer) {
 		if out, ok, done := v.fromCache(req, out, q, opt); done {
 			return out, ok
 		}
@@ -258,7 +258,9 @@ func (v *version) appendHead(out, req []byte, q *fastQuery) []byte {
 }
 
 // bigAnswer is the number of records from which an answer is worth
-// caching: below it, writing it is about as fast as copying it.
+// caching: below it, writing it is about as fast as copying it. Answers at
+// the apex (SOA, DNSKEY, NS, NXDOMAIN without DO), few and frequent, are
+// cached whatever their size.
 const bigAnswer = 8
 
 // cachedAnswer is the body of a big answer written against the lower-case
@@ -275,26 +277,31 @@ type cachedAnswer struct {
 }
 
 // fromCache answers from v.cache for a big answer to q (q.ans of kind
-// answerReferral or answerAt), building the entry if needed. done is false
-// when the query spells the node's name in another case, whose answer
-// must be written for it.
+// answerReferral or answerAt), building the entry if its slot is free.
+// done is false when the answer is not in the cache or the query spells
+// the node's name in another case: then it must be written for the query.
 func (v *version) fromCache(req, out []byte, q *fastQuery, opt int) (_ []byte, ok, done bool) {
 	a := &q.ans
 	qtype := q.qtype
-	if a.kind == answerReferral {
+	if a.kind != answerAt {
 		qtype = 0
 	}
-	h := (uint64(a.at)<<17 | uint64(qtype)<<1 | uint64(a.kind)<<33) * 0x9e3779b97f4a7c15
+	key := uint64(a.at)<<20 | uint64(qtype)<<3 | uint64(a.kind)
 	if q.do {
-		h ^= 0x5bd1e995
+		key |= 1 << 19
 	}
+	h := key * 0x9e3779b97f4a7c15
 	slot := &v.cache[h>>(64-cacheBits)]
 	t := slot.Load()
-	if t == nil || t.node != a.at || t.qtype != qtype || t.kind != a.kind || t.do != q.do {
-		if t = v.buildCached(q, qtype); t == nil {
+	if t == nil {
+		// A slot is filled once and never replaced: queries for many
+		// big answers then cost no garbage, only the writing.
+		if t = v.buildCached(q, qtype); t == nil || !slot.CompareAndSwap(nil, t) {
 			return nil, false, false
 		}
-		slot.Store(t)
+	}
+	if t.node != a.at || t.qtype != qtype || t.kind != a.kind || t.do != q.do {
+		return nil, false, false
 	}
 	start := q.qend - len(t.qwire)
 	if start < 12 || string(req[start:q.qend]) != string(t.qwire) {

@@ -67,7 +67,7 @@ type version struct {
 
 	history []*diff // IXFR diffs, oldest first; the last one ends at this version
 
-	cache [1 << cacheBits]atomic.Pointer[cachedAnswer] // big fast-path answers, direct-mapped
+	cache [1 << cacheBits]atomic.Pointer[cachedAnswer] // big fast-path answers, direct-mapped, each slot filled once
 }
 
 // cacheBits sizes version.cache: it holds at most that many answers of at

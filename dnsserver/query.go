@@ -235,11 +235,12 @@ func (v *version) resolve(a *answer, name string, offs []int, qtype uint16, do b
 	a.kind, a.at = answerAt, at
 }
 
-// Kinds of answer that depend only on the node they hang on, the qtype
-// (but for referrals) and DO.
+// Kinds of answer that depend only on the node they hang on (answer.at),
+// the qtype (for answerAt only) and DO.
 const (
 	answerReferral = 1 + iota
 	answerAt
+	answerNX // NXDOMAIN without DO and without a wildcard: at the apex
 )
 
 // referral sets the authority and additional sections of a to the referral
@@ -358,6 +359,7 @@ func (v *version) nameError(a *answer, name string, ce uint32, qtype uint16, do 
 	a.rcode = dns.RcodeNameError
 	if !do {
 		a.ns = append(a.ns, v.negSOA...)
+		a.kind = answerNX // the same for every missing name
 		return
 	}
 	v.nxProof(a, ce, proof)
