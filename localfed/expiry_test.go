@@ -88,7 +88,7 @@ func TestSignaturesExpire(t *testing.T) {
 	// Signing again: a fresh signed version is served.
 	f.Nodes["charlie"].SetSigningPaused(false)
 	f.Nodes["delta"].SetSigningPaused(false)
-	eventually(t, "a fresh signed version is served", 90*time.Second, func() error {
+	eventually(t, "a fresh signed version is served", 150*time.Second, func() error {
 		for _, m := range MemberNames[:4] {
 			if s, err := served(m); err != nil || s <= v.Serial {
 				return fmt.Errorf("%s: serial %d (withdrawn %d): %v", m, s, v.Serial, err)
@@ -96,6 +96,12 @@ func TestSignaturesExpire(t *testing.T) {
 		}
 		return nil
 	})
+	// The requests opened while two members were missing were abandoned
+	// once their signatures would have been due for refresh, and signed
+	// afresh.
+	if n := countEvents(t, f, "signing.abandoned"); n == 0 {
+		t.Error("no signing.abandoned entry: the stale request was kept")
+	}
 	sameAppHash(t, f)
 }
 
