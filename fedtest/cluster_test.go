@@ -32,6 +32,10 @@ var (
 	binPath   string
 	buildErr  error
 
+	hostileOnce sync.Once
+	hostilePath string
+	hostileErr  error
+
 	netnsOnce sync.Once
 	netnsSkip string
 	netnsErr  error
@@ -48,7 +52,7 @@ func TestMain(m *testing.M) {
 }
 
 // commonroot builds the command once per test run.
-func commonroot(t *testing.T) string {
+func commonroot(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		binDir, buildErr = os.MkdirTemp("", "fedtest-bin-")
@@ -56,14 +60,7 @@ func commonroot(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(binDir, "commonroot")
-		goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-		if _, err := os.Stat(goBin); err != nil {
-			goBin = "go"
-		}
-		out, err := exec.Command(goBin, "build", "-o", binPath, "github.com/commonroot/commonroot/cmd/commonroot").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/commonroot: %v\n%s", err, out)
-		}
+		buildErr = goBuild(binPath)
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
@@ -71,11 +68,38 @@ func commonroot(t *testing.T) string {
 	return binPath
 }
 
+// hostileCommonroot builds, once per test run, the command with the
+// hostile member's behaviours (cmd/commonroot/hostile.go, -tags hostile).
+func hostileCommonroot(t testing.TB) string {
+	t.Helper()
+	commonroot(t)
+	hostileOnce.Do(func() {
+		hostilePath = filepath.Join(binDir, "commonroot-hostile")
+		hostileErr = goBuild(hostilePath, "-tags", "hostile")
+	})
+	if hostileErr != nil {
+		t.Fatal(hostileErr)
+	}
+	return hostilePath
+}
+
+func goBuild(out string, flags ...string) error {
+	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if _, err := os.Stat(goBin); err != nil {
+		goBin = "go"
+	}
+	args := append(append([]string{"build"}, flags...), "-o", out, "github.com/commonroot/commonroot/cmd/commonroot")
+	if b, err := exec.Command(goBin, args...).CombinedOutput(); err != nil {
+		return fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, b)
+	}
+	return nil
+}
+
 // requireNetns skips the test when it does not run as root, and fails it
 // when it runs as root (as CI does) but cannot make a network namespace:
 // a root that cannot (a container without CAP_SYS_ADMIN, a missing ip
 // command) is a broken test machine, not a reason to test less.
-func requireNetns(t *testing.T) {
+func requireNetns(t testing.TB) {
 	t.Helper()
 	netnsOnce.Do(func() {
 		if os.Geteuid() != 0 {
@@ -104,7 +128,7 @@ func requireNetns(t *testing.T) {
 }
 
 // run runs a command and returns its stdout; a failure fails the test.
-func run(t *testing.T, name string, args ...string) string {
+func run(t testing.TB, name string, args ...string) string {
 	t.Helper()
 	out, err := runErr(name, args...)
 	if err != nil {
@@ -126,7 +150,7 @@ func runErr(name string, args ...string) (string, error) {
 // cluster is a federation of hosts, each a network namespace on a bridge
 // of the hub namespace.
 type cluster struct {
-	t      *testing.T
+	t      testing.TB
 	bin    string
 	dir    string
 	subnet int
@@ -147,6 +171,10 @@ type host struct {
 	port string // its veth in the hub namespace
 	dir  string // its member directory
 	cfg  string
+	// bin and env, when set, replace the cluster's command and add to the
+	// node's environment (a hostile member's build and behaviours).
+	bin string
+	env []string
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -179,7 +207,7 @@ func (l *logBuffer) String() string {
 var memberNames = []string{"alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf"}
 
 // newCluster makes n hosts on one bridge: no processes yet.
-func newCluster(t *testing.T, n int) *cluster {
+func newCluster(t testing.TB, n int) *cluster {
 	t.Helper()
 	requireNetns(t)
 	bin := commonroot(t)
@@ -343,7 +371,12 @@ func (h *host) start() {
 		t.Fatalf("%s is running", h.name)
 	}
 	fmt.Fprintf(h.log, "=== start %s\n", time.Now().Format(time.TimeOnly))
-	cmd := exec.Command("ip", "netns", "exec", h.ns, h.cl.bin, "node", "--config", h.cfg)
+	bin := h.cl.bin
+	if h.bin != "" {
+		bin = h.bin
+	}
+	cmd := exec.Command("ip", "netns", "exec", h.ns, bin, "node", "--config", h.cfg)
+	cmd.Env = append(os.Environ(), h.env...)
 	cmd.Stdout, cmd.Stderr = h.log, h.log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -453,7 +486,7 @@ func (h *host) status() (*status, error) {
 }
 
 // eventually polls cond until it holds, failing the test after timeout.
-func eventually(t *testing.T, what string, timeout time.Duration, cond func() error) {
+func eventually(t testing.TB, what string, timeout time.Duration, cond func() error) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -501,7 +534,7 @@ func (h *host) waitHeight(min int64, timeout time.Duration) {
 // agree waits until hosts report the same app hash at the same height
 // (they keep committing, so it polls until one round of answers lines up)
 // and returns that status.
-func agree(t *testing.T, hosts []*host, timeout time.Duration) *status {
+func agree(t testing.TB, hosts []*host, timeout time.Duration) *status {
 	t.Helper()
 	var got *status
 	eventually(t, "nodes agree on the app hash", timeout, func() error {

@@ -389,7 +389,7 @@ func signerOf(msg []byte) string {
 // compareReplicas checks that b's state, log and zone equal a's, read at
 // the same height: app hash, log size and root, zone serial and ZONEMD,
 // the checkpoint's head, and the zone by AXFR.
-func compareReplicas(t *testing.T, a, b *host) {
+func compareReplicas(t testing.TB, a, b *host) {
 	t.Helper()
 	eventually(t, fmt.Sprintf("%s and %s agree at one height", a.name, b.name), 60*time.Second, func() error {
 		var sa, sb apiStatus

@@ -42,6 +42,36 @@ func (h *host) proposal(id string) (*api.ProposalInfo, error) {
 	return p, h.api.GetJSON("/v1/proposals/"+id, p)
 }
 
+// admit has h's member make its keys on its own host (commonroot init
+// --member), the founders admit it by vote through the command line, and
+// h's node start from the founders' constitution with its peers from
+// founders.json; h joins cl.hosts. It returns h's public part.
+func (cl *cluster) admit(h *host) setup.Public {
+	t := cl.t
+	t.Helper()
+	var pub setup.Public
+	if err := json.Unmarshal([]byte(h.cli("init", "--member", h.name, "--dir", h.dir, "--p2p", h.ip+":26656")), &pub); err != nil {
+		t.Fatal(err)
+	}
+	id := cl.hosts[0].act("propose", "member.admit", h.name, "--member-key", pub.Key, "--validator", pub.Validator, "--rationale", h.name+" asked to join")
+	for _, v := range cl.hosts[:quorum(len(cl.hosts))] {
+		v.act("vote", id, "yes")
+	}
+	if p, err := cl.hosts[0].proposal(id); err != nil || p.Status != registry.StatusPassed {
+		t.Fatalf("member.admit of %s: %+v, %v", h.name, p, err)
+	}
+	h.cfg = filepath.Join(h.dir, "node.json")
+	h.writeConfig(nil)
+	h.start()
+	cl.hosts = append(cl.hosts, h)
+	return pub
+}
+
+// quorum is the number of yes votes that decide a proposal among n
+// members under constitution assemble's default rules (two thirds of the
+// votes, decided as soon as the other votes cannot change it).
+func quorum(n int) int { return n*2/3 + 1 }
+
 // TestAdmitFifthMember: four founders on four hosts admit a fifth member
 // by vote. The fifth host ran `commonroot init --member echo` on its own
 // (its keys never leave it) and starts its node from the founders'
@@ -65,26 +95,7 @@ func TestAdmitFifthMember(t *testing.T) {
 	}
 	bravo.cli("delegate", "--node", "http://"+bravo.ip+":8053", "--key", t00, "t00.fed.test.", "--ns", "a.example.net.", "--ns", "c.example.net.")
 
-	// echo makes its keys on its own host and hands over the public part.
-	var pub setup.Public
-	if err := json.Unmarshal([]byte(echo.cli("init", "--member", "echo", "--dir", echo.dir, "--p2p", echo.ip+":26656")), &pub); err != nil {
-		t.Fatal(err)
-	}
-	admit := alpha.act("propose", "member.admit", "echo", "--member-key", pub.Key, "--validator", pub.Validator, "--rationale", "echo asked to join")
-	for _, h := range []*host{alpha, bravo, charlie} {
-		h.act("vote", admit, "yes")
-	}
-	p, err := alpha.proposal(admit)
-	if err != nil || p.Status != registry.StatusPassed {
-		t.Fatalf("member.admit: %+v, %v", p, err)
-	}
-
-	// echo's node: the founders' constitution and signatures, peers from
-	// founders.json. It syncs the chain from genesis.
-	echo.cfg = filepath.Join(echo.dir, "node.json")
-	echo.writeConfig(nil)
-	echo.start()
-	cl.hosts = append(cl.hosts, echo)
+	pub := cl.admit(echo)
 	agree(t, cl.hosts, 120*time.Second)
 	var m api.MemberInfo
 	if err := echo.api.GetJSON("/v1/members/echo", &m); err != nil || m.Validator != pub.Validator {

@@ -335,7 +335,7 @@ func (cl *cluster) heal() {
 }
 
 // heights reads every host's committed height.
-func heights(t *testing.T, hosts []*host) map[string]int64 {
+func heights(t testing.TB, hosts []*host) map[string]int64 {
 	t.Helper()
 	out := map[string]int64{}
 	for _, h := range hosts {

@@ -77,6 +77,9 @@ type App struct {
 	signer     note.Signer
 	equivocate bool
 	evidence   [][]byte
+
+	// admitAll makes CheckTx admit every transaction (SetAdmitAll).
+	admitAll bool
 }
 
 // pendingBlock is a finalized block not yet committed.
@@ -88,6 +91,8 @@ type pendingBlock struct {
 	zone    *zone.Zone
 	results map[string]Outcome
 	changed bool
+	// actions and rejected count the block's actions and refusals.
+	actions, rejected int
 	cosign  [][]byte
 	// target and signed are the signing step's versions to persist.
 	target *zone.Zone
@@ -113,6 +118,10 @@ type Commit struct {
 	Signed        *dnssec.Signed
 	SignedChanged bool
 	Keyed         bool
+	// Actions counts the block's actions (node-made transactions aside)
+	// and Rejected those the state machine refused in the block: a
+	// hostile proposer's invalid actions show up there.
+	Actions, Rejected int
 }
 
 // KeepVersions is how many zone versions are kept for IXFR and diffs.
@@ -267,6 +276,9 @@ func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.Respon
 	if a.state == nil {
 		return &abci.ResponseCheckTx{Code: registry.CodeInvalid, Log: "the node has not started its chain yet"}, nil
 	}
+	if a.admitAll {
+		return &abci.ResponseCheckTx{Code: abci.CodeTypeOK}, nil
+	}
 	if bytes.HasPrefix(req.Tx, []byte(cosignPrefix)) {
 		return &abci.ResponseCheckTx{Code: registry.CodeInvalid, Log: "cosignatures travel only in vote extensions"}, nil
 	}
@@ -359,7 +371,14 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	for _, v := range out.ValidatorUpdates {
 		resp.ValidatorUpdates = append(resp.ValidatorUpdates, abci.Ed25519ValidatorUpdate(v.PubKey, v.Power))
 	}
+	rejected := 0
+	for _, r := range out.Results {
+		if r.Code != 0 {
+			rejected++
+		}
+	}
 	a.pending = &pendingBlock{height: req.Height, appHash: hash, writes: a.state.TakeWrites(), batch: b, zone: z, results: results, changed: out.ZoneChanged, cosign: cosign,
+		actions: len(out.Results), rejected: rejected,
 		target: target, signed: sres.Published}
 	return resp, nil
 }
@@ -428,7 +447,7 @@ func (a *App) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit
 	hooks := a.onCommit
 	_, keyed := a.state.ZoneKey()
 	c := Commit{Height: p.height, AppHash: p.appHash, LogSize: a.log.Size(), Zone: p.zone, ZoneChanged: p.changed,
-		Signed: a.sign.Signed, SignedChanged: p.signed != nil, Keyed: keyed}
+		Signed: a.sign.Signed, SignedChanged: p.signed != nil, Keyed: keyed, Actions: p.actions, Rejected: p.rejected}
 	a.mu.Unlock()
 	verifiers := a.memberVerifiers()
 	for _, msg := range p.cosign {

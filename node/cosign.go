@@ -67,6 +67,16 @@ func (a *App) SetEquivocate(on bool) {
 	a.equivocate = on
 }
 
+// SetAdmitAll makes the app's CheckTx admit every transaction, so that
+// invalid actions enter its mempool, are gossiped to the other nodes and
+// fill the blocks it proposes: only for tests of how the others bear a
+// hostile member's flood.
+func (a *App) SetAdmitAll(on bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.admitAll = on
+}
+
 // ExtendVote signs the committed checkpoint.
 func (a *App) ExtendVote(context.Context, *abci.RequestExtendVote) (*abci.ResponseExtendVote, error) {
 	a.mu.RLock()

@@ -21,6 +21,7 @@ type metrics struct {
 	api          *api.Metrics
 	cosigners    prometheus.Gauge
 	equivocation prometheus.Counter
+	inBlocks     *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -36,7 +37,10 @@ func newMetrics() *metrics {
 			Name: "commonroot_equivocations_seen_total", Help: "Member cosignatures of a wrong checkpoint this node has seen.",
 		}),
 	}
-	reg.MustRegister(m.cosigners, m.equivocation)
+	m.inBlocks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "commonroot_block_actions_total", Help: "Actions in committed blocks, by outcome (rejected: refused by the state machine in the block, e.g. a hostile proposer's).",
+	}, []string{"outcome"})
+	reg.MustRegister(m.cosigners, m.equivocation, m.inBlocks)
 	return m
 }
 
@@ -46,6 +50,8 @@ func (m *metrics) committed(c Commit, served []byte) {
 	m.api.Height.Set(float64(c.Height))
 	m.api.LogSize.Set(float64(c.LogSize))
 	m.api.ZoneSerial.Set(float64(c.Zone.Serial()))
+	m.inBlocks.WithLabelValues("accepted").Add(float64(c.Actions - c.Rejected))
+	m.inBlocks.WithLabelValues("rejected").Add(float64(c.Rejected))
 	if served != nil {
 		if n, err := note.Open(served, note.VerifierList()); err == nil {
 			m.cosigners.Set(float64(len(n.Sigs)))

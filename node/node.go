@@ -365,6 +365,11 @@ func (n *Node) Submit(ctx context.Context, tx []byte) (Outcome, error) {
 	}
 }
 
+// Broadcast hands tx to consensus without waiting for its block: it
+// returns the mempool's verdict (an error wrapping consensus.ErrRejected
+// when CheckTx refuses it).
+func (n *Node) Broadcast(tx []byte) error { return n.cons.Submit(tx) }
+
 // App returns the node's application (state, log, zone).
 func (n *Node) App() *App { return n.app }
 

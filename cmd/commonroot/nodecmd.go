@@ -79,6 +79,10 @@ type nodeConfig struct {
 	ConsensusLog bool   `json:"consensus_log,omitempty"`
 }
 
+// afterStart, when set, runs once the node has started. Only test builds
+// set it (hostile.go, built with -tags hostile, makes a hostile member).
+var afterStart func(*node.Node, node.Config)
+
 // nodeSetup is a checked nodeConfig.
 type nodeSetup struct {
 	cfg         node.Config
@@ -105,6 +109,9 @@ func runNode(args []string) error {
 	n, err := node.Start(ns.cfg)
 	if err != nil {
 		return err
+	}
+	if afterStart != nil {
+		afterStart(n, ns.cfg)
 	}
 	stopWatch := make(chan struct{})
 	go watchPeers(logger, ns.cfg.Peers, ns.peerTimeout, stopWatch)
