@@ -93,7 +93,7 @@ type pendingBlock struct {
 	changed bool
 	// actions and rejected count the block's actions and refusals.
 	actions, rejected int
-	cosign  [][]byte
+	cosign            [][]byte
 	// target and signed are the signing step's versions to persist.
 	target *zone.Zone
 	signed *dnssec.Signed
