@@ -119,17 +119,6 @@ func (st *Step) Run(s *registry.State, latest *zone.Zone) (Result, error) {
 			res.Published = st.Signed
 		}
 	}
-	if r, open := s.SigningRequest(); open && !r.Complete() {
-		// A request whose signatures would be due for refresh the moment
-		// they are published (its signers were missing for long) is
-		// abandoned, and a new one with fresh times opened below.
-		refresh := time.Duration(s.Constitution().SigningPolicy().Refresh)
-		if !r.Expiration.After(s.Time().Add(refresh)) {
-			res.Entries = append(res.Entries, s.AbandonSigning(fmt.Sprintf("its signatures would expire at %s, within the refresh time (%s) of the block time: signing afresh",
-				r.Expiration.Format(time.RFC3339), refresh))...)
-			st.Target, st.plan, st.planFor, st.digested = nil, nil, 0, nil
-		}
-	}
 	if _, open := s.SigningRequest(); open {
 		return res, nil
 	}
