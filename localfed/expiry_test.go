@@ -11,19 +11,22 @@ import (
 	"github.com/commonroot/commonroot/registry"
 )
 
-// TestSignaturesExpire runs a federation whose signatures live a minute
-// (signing.validity 1m, refresh 30s): signed versions are refreshed with no
+// TestSignaturesExpire runs a federation whose signatures live two minutes
+// (signing.validity 2m, refresh 1m): signed versions are refreshed with no
 // one acting; when fewer than t members sign, every node serves the last
 // signed version until its first signature expires, then answers SERVFAIL
 // (never anything unsigned or expired); once enough members sign again, a
 // fresh signed version is served.
 func TestSignaturesExpire(t *testing.T) {
-	sp := constitution.Signing{Validity: constitution.Duration(time.Minute), Refresh: constitution.Duration(30 * time.Second), Timeout: constitution.Duration(5 * time.Second)}
+	// Two minutes: the first signature (key generation, nonce pools, the
+	// whole root) must be published before the request's signatures
+	// expire, also on a loaded CI machine.
+	sp := constitution.Signing{Validity: constitution.Duration(2 * time.Minute), Refresh: constitution.Duration(time.Minute), Timeout: constitution.Duration(5 * time.Second)}
 	f, dir := startDevSigning(t, 4, &sp)
 	zk := generateKey(t, f, dir)
 	served := func(m string) (uint32, error) { return signedSOA(t, f.Nodes[m].DNSAddr(), zk.PublicKey()) }
 	var first uint32
-	eventually(t, "every node serves a signed zone", 120*time.Second, func() error {
+	eventually(t, "every node serves a signed zone", 180*time.Second, func() error {
 		for _, m := range MemberNames[:4] {
 			s, err := served(m)
 			if err != nil {
@@ -35,7 +38,7 @@ func TestSignaturesExpire(t *testing.T) {
 	})
 	// Refreshed with no one acting: a newer serial, signed, and a
 	// zone.refresh entry.
-	eventually(t, "a refreshed version is served", 90*time.Second, func() error {
+	eventually(t, "a refreshed version is served", 150*time.Second, func() error {
 		for _, m := range MemberNames[:4] {
 			if s, err := served(m); err != nil || s <= first {
 				return fmt.Errorf("%s: serial %d (first %d): %v", m, s, first, err)
