@@ -39,6 +39,12 @@ func CreateDev(dir string, n int) (*constitution.Constitution, error) {
 
 // createDev is CreateDev with a signing policy (nil: the default).
 func createDev(dir string, n int, signing *constitution.Signing) (*constitution.Constitution, error) {
+	return createDevZone(dir, n, signing, devzone.Root)
+}
+
+// createDevZone is createDev importing the master file zone instead of the
+// real root (it must hold the members' DevOwned TLDs).
+func createDevZone(dir string, n int, signing *constitution.Signing, zone []byte) (*constitution.Constitution, error) {
 	if n < 1 || n > len(MemberNames) {
 		return nil, fmt.Errorf("localfed: %d members: choose 1 to %d", n, len(MemberNames))
 	}
@@ -48,7 +54,7 @@ func createDev(dir string, n int, signing *constitution.Signing) (*constitution.
 	}
 	return setup.Create(setup.Options{
 		Dir: dir, Origin: "commonroot.dev/" + fmt.Sprint(time.Now().Unix()), Apex: ".", Members: MemberNames[:n],
-		Genesis: time.Now().UTC().Truncate(time.Second), Import: devzone.Root, Owned: owned, Operators: true,
+		Genesis: time.Now().UTC().Truncate(time.Second), Import: zone, Owned: owned, Operators: true,
 		VotingPeriod: 10 * time.Minute, Signing: signing,
 	})
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/commonroot/commonroot/action"
 	"github.com/commonroot/commonroot/client"
 	"github.com/commonroot/commonroot/constitution"
+	"github.com/commonroot/commonroot/internal/devzone"
 	"github.com/commonroot/commonroot/setup"
 )
 
@@ -26,8 +27,15 @@ func startDev(t *testing.T, n int) (*Federation, string) {
 // startDevSigning is startDev with a signing policy (nil: the default).
 func startDevSigning(t *testing.T, n int, signing *constitution.Signing) (*Federation, string) {
 	t.Helper()
+	return startDevZone(t, n, signing, devzone.Root)
+}
+
+// startDevZone is startDevSigning with the master file zone imported
+// instead of the real root.
+func startDevZone(t *testing.T, n int, signing *constitution.Signing, zone []byte) (*Federation, string) {
+	t.Helper()
 	dir := t.TempDir()
-	if _, err := createDev(dir, n, signing); err != nil {
+	if _, err := createDevZone(dir, n, signing, zone); err != nil {
 		t.Fatal(err)
 	}
 	log := &syncWriter{w: new(bytes.Buffer)}
