@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/commonroot/commonroot/node"
 	"github.com/commonroot/commonroot/registry"
 	"github.com/commonroot/commonroot/translog"
 )
@@ -29,8 +30,16 @@ func TestCosigningAndEquivocation(t *testing.T) {
 	}
 	verifiers := note.VerifierList(vs...)
 
-	h0, _ := alpha.App().Height()
-	size := alpha.App().Log().Size()
+	// The height and log size of one commit, read together.
+	first := make(chan node.Commit, 1)
+	alpha.App().OnCommit(func(c node.Commit) {
+		select {
+		case first <- c:
+		default:
+		}
+	})
+	c := <-first
+	h0, size := c.Height, c.LogSize
 	eventually(t, "two more blocks", 30*time.Second, func() error {
 		for name, n := range f.Nodes {
 			if h, _ := n.App().Height(); h < h0+2 {

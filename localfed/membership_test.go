@@ -64,6 +64,10 @@ func TestAdmitAndRemoveMember(t *testing.T) {
 		}
 		return nil
 	})
+	// Every node has applied the admission before bravo proposes the
+	// removal through its own.
+	eh, _ := echo.App().Height()
+	allAt(t, f, eh)
 	// echo votes on the next proposal through its own node.
 	o = submitAs(t, f, dir, "bravo", "bravo", action.KindPropose, &action.Propose{Proposal: constitution.MemberRemove, Rationale: "a test", Member: &action.Member{Name: "echo"}})
 	removal := o.Proposal

@@ -427,6 +427,13 @@ func (a *App) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit
 		a.mu.Unlock()
 		return nil, fmt.Errorf("node: block %d: %v", p.height, err)
 	}
+	// The block's cosignatures are merged before its height is published,
+	// so a reader that sees height H also sees every checkpoint cosigned
+	// by block H with its signatures.
+	verifiers := a.memberVerifiersLocked()
+	for _, msg := range p.cosign {
+		a.log.AddSignatures(msg, verifiers) // checked in ProcessProposal
+	}
 	a.height, a.appHash, a.zone = p.height, p.appHash, p.zone
 	if p.changed {
 		a.history = append(a.history, p.zone)
@@ -449,10 +456,6 @@ func (a *App) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit
 	c := Commit{Height: p.height, AppHash: p.appHash, LogSize: a.log.Size(), Zone: p.zone, ZoneChanged: p.changed,
 		Signed: a.sign.Signed, SignedChanged: p.signed != nil, Keyed: keyed, Actions: p.actions, Rejected: p.rejected}
 	a.mu.Unlock()
-	verifiers := a.memberVerifiers()
-	for _, msg := range p.cosign {
-		a.log.AddSignatures(msg, verifiers) // checked in ProcessProposal
-	}
 	for _, f := range notify {
 		f()
 	}

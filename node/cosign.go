@@ -274,6 +274,11 @@ func (a *App) cosignatures(tx []byte) ([][]byte, error) {
 func (a *App) memberVerifiers() note.Verifiers {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
+	return a.memberVerifiersLocked()
+}
+
+// memberVerifiersLocked is memberVerifiers with a.mu held.
+func (a *App) memberVerifiersLocked() note.Verifiers {
 	var vs []note.Verifier
 	if a.state != nil {
 		for _, m := range a.state.Members() {
