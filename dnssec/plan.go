@@ -121,6 +121,36 @@ func (p *Plan) Inputs() [][]byte {
 	return out
 }
 
+// Retime sets the validity period of the signatures still to be made (the
+// inputs of Inputs and, through Attach, the ZONEMD's) to the window of
+// pol's Inception and Expiration; which RRsets are signed again stays as
+// planned, and signatures taken over from the previous version keep their
+// own. A threshold signer plans when a request opens and retimes when its
+// signers are chosen, so that the time spent gathering nonces does not
+// shorten the signatures' lives. It fails, changing nothing, on a window
+// that Policy refuses or one that begins before a taken-over signature.
+func (p *Plan) Retime(pol Policy) error {
+	inc, exp, err := pol.window()
+	if err != nil {
+		return err
+	}
+	if int32(inc-p.inc) < 0 {
+		return fmt.Errorf("dnssec: retiming to inception %s, before the planned %s",
+			pol.Inception.UTC().Format(time.RFC3339), time.Unix(int64(p.inc), 0).UTC().Format(time.RFC3339))
+	}
+	if inc == p.inc && exp == p.exp {
+		return nil
+	}
+	var w [8]byte
+	binary.BigEndian.PutUint32(w[:4], exp)
+	binary.BigEndian.PutUint32(w[4:], inc)
+	for _, i := range p.todo {
+		copy(p.ins[i][offExpiration:offKeyTag], w[:])
+	}
+	p.inc, p.exp = inc, exp
+	return nil
+}
+
 // Len is the number of signed RRsets of the version, apart from the ZONEMD.
 func (p *Plan) Len() int { return len(p.ins) }
 

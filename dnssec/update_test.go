@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"github.com/commonroot/commonroot/dnsname"
 	"github.com/commonroot/commonroot/zone"
 )
@@ -207,5 +209,76 @@ func TestPlanUpdateRefresh(t *testing.T) {
 	}
 	if got, want := sz.Expires(testPolicy.Inception), testPolicy.Expiration; !got.Equal(want) {
 		t.Errorf("Expires = %s, want %s (the kept signatures')", got, want)
+	}
+}
+
+// TestRetime: a plan retimed after it was made signs the RRsets it planned
+// with the new validity period, keeps the taken-over signatures' own, and
+// the result verifies; a retime to an earlier inception or a bad window is
+// refused and changes nothing.
+func TestRetime(t *testing.T) {
+	k, s := testKey("root")
+	z := rootZone(t)
+	prev := signWith(t, z, k, s, testPolicy)
+	z = randomChanges(t, rand.New(rand.NewPCG(6, 1)), z, 12)
+	pl, err := PlanUpdate(prev, z, k, testPolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	planned := pl.Inputs()
+	before := make([][]byte, len(planned))
+	for i, in := range planned {
+		before[i] = bytes.Clone(in)
+	}
+	for _, bad := range []Policy{
+		{Inception: testPolicy.Inception.Add(-time.Second), Expiration: testPolicy.Expiration},
+		{Inception: testPolicy.Inception.Add(time.Hour), Expiration: testPolicy.Inception},
+	} {
+		if err := pl.Retime(bad); err == nil {
+			t.Errorf("Retime(%s – %s) accepted", bad.Inception, bad.Expiration)
+		}
+		for i, in := range pl.Inputs() {
+			if !bytes.Equal(in, before[i]) {
+				t.Fatalf("a refused Retime changed input %d (%s)", i, pl.describe(in))
+			}
+		}
+	}
+	later := Policy{Inception: testPolicy.Inception.Add(90 * time.Minute), Expiration: testPolicy.Expiration.Add(90 * time.Minute)}
+	if err := pl.Retime(later); err != nil {
+		t.Fatal(err)
+	}
+	if len(pl.Inputs()) != len(planned) {
+		t.Fatalf("retimed plan signs %d RRsets, planned %d", len(pl.Inputs()), len(planned))
+	}
+	signed, err := pl.Sign(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resigned := map[string]bool{}
+	for _, in := range planned {
+		resigned[pl.describe(in)] = true
+	}
+	var newWindow, oldWindow int
+	for rr := range signed.All {
+		sig, ok := rr.(*dns.RRSIG)
+		if !ok {
+			continue
+		}
+		what := fmt.Sprintf("%s %s", sig.Hdr.Name, dns.TypeToString[sig.TypeCovered])
+		want := testPolicy
+		if resigned[what] || sig.TypeCovered == dns.TypeZONEMD {
+			want, newWindow = later, newWindow+1
+		} else {
+			oldWindow++
+		}
+		if int64(sig.Inception) != want.Inception.Unix() || int64(sig.Expiration) != want.Expiration.Unix() {
+			t.Fatalf("RRSIG over %s valid %d – %d, want %s – %s", what, sig.Inception, sig.Expiration, want.Inception, want.Expiration)
+		}
+	}
+	if newWindow != len(planned)+1 || oldWindow == 0 {
+		t.Errorf("%d signatures with the new window (want %d), %d with the old", newWindow, len(planned)+1, oldWindow)
+	}
+	if out, err := ldnsVerify(t, zoneText(t, signed), k, "."); err != nil {
+		t.Fatalf("ldns-verify-zone rejects the retimed version: %v\n%s", err, out)
 	}
 }

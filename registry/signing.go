@@ -19,12 +19,15 @@ import (
 //     actions with batches of FROST nonce commitments (step "nonces"),
 //     every point checked on arrival. The pool keeps them in arrival order.
 //   - Requests: after a block whose zone version is not signed, the signing
-//     step opens a request for it (OpenSigning): the number of messages and
-//     the validity window are fixed then. A session chooses t signers
+//     step opens a request for it (OpenSigning): which RRsets it signs, and
+//     so the number of messages, is fixed then. A session chooses t signers
 //     (deterministically, rotating with the request) and moves, for each
 //     message, one commitment of each signer out of its pool into the
 //     request: a commitment is used in exactly one session, so a nonce can
-//     never sign two messages. The signers send their signature shares as
+//     never sign two messages. Each session of the rrsets round sets the
+//     signatures' validity window from its own block time, so that the
+//     time spent waiting for nonce commitments does not shorten their
+//     lives (the zonemd round keeps the rrsets round's window). The signers send their signature shares as
 //     sign actions (step "shares"), in chunks of action.SharesPerChunk.
 //   - When every share of the session is in, the signing step aggregates and
 //     verifies; a signer whose share is invalid is named and excluded and a
@@ -86,8 +89,13 @@ type SigningRequest struct {
 	Others   []string `json:"others,omitempty"`
 	// Target is the serial of the zone version to sign; Base the request
 	// whose signed version the plan updates (0: signed from scratch).
-	Target     uint32    `json:"target"`
-	Base       uint64    `json:"base"`
+	Target uint32 `json:"target"`
+	Base   uint64 `json:"base"`
+	// Inception and Expiration are the validity window of the signatures
+	// the current session makes: set when a session of the rrsets round
+	// begins, from its block time. Opened is the block time of the
+	// opening, from which the plan chose the RRsets to sign (those whose
+	// signature expires within the refresh time of Opened).
 	Inception  time.Time `json:"inception"`
 	Expiration time.Time `json:"expiration"`
 	Opened     time.Time `json:"opened"`
@@ -481,7 +489,11 @@ func (s *State) newSession(r *SigningRequest, prefer []string, out *Output) {
 	}
 	r.Session++
 	r.Signers = chosen
-	r.Deadline = s.meta.Time.Add(time.Duration(s.c.SigningPolicy().Timeout))
+	pol := s.c.SigningPolicy()
+	r.Deadline = s.meta.Time.Add(time.Duration(pol.Timeout))
+	if r.Round == RoundRRsets {
+		r.Inception, r.Expiration = s.meta.Time.Add(-InceptionOffset).UTC(), s.meta.Time.Add(time.Duration(pol.Validity)).UTC()
+	}
 	for _, m := range chosen {
 		p := s.pools[m]
 		n := r.Count * action.NonceSize

@@ -164,6 +164,16 @@ func TestSigningThroughRegistry(t *testing.T) {
 	if !ok || len(req.Signers) != 3 || req.Session != 1 || req.Round != RoundRRsets || req.Chunks() != 2 || len(entries) != 2 {
 		t.Fatalf("request %+v, %d entries", req, len(entries))
 	}
+	// The session's window comes from its block time.
+	validity := time.Duration(r.f.s.Constitution().SigningPolicy().Validity)
+	checkWindow := func(req SigningRequest) {
+		t.Helper()
+		now := r.f.s.Time()
+		if !req.Inception.Equal(now.Add(-InceptionOffset)) || !req.Expiration.Equal(now.Add(validity)) {
+			t.Errorf("session %d at %s signs valid %s – %s, want an hour before the block time to %s after it", req.Session, now, req.Inception, req.Expiration, validity)
+		}
+	}
+	checkWindow(req)
 	for _, m := range req.Signers {
 		if p, _ := r.f.s.Pool(m); p.Len() != 0 || p.Used != 1500 {
 			t.Errorf("%s's pool after the session took its commitments: %d left, %d used", m, p.Len(), p.Used)
@@ -218,6 +228,7 @@ func TestSigningThroughRegistry(t *testing.T) {
 	if req.Session != 2 || len(req.Signers) != 3 || req.SignerIndex(cheat) >= 0 {
 		t.Fatalf("session %d signers %v; want 3 without %s", req.Session, req.Signers, cheat)
 	}
+	checkWindow(req) // later than session 1's: the nonces took time
 	var all [][]byte
 	for _, m := range req.Signers {
 		all = append(all, r.shareTxs(m, msgs, false)...)

@@ -165,7 +165,7 @@ func plan(prev *dnssec.Signed, z *zone.Zone, key dnssec.Key, inc, exp time.Time,
 // planOf returns the plan of request r, computed again after a restart.
 func (st *Step) planOf(s *registry.State, r registry.SigningRequest, key dnssec.Key) (*dnssec.Plan, error) {
 	if st.plan != nil && st.planFor == r.ID {
-		return st.plan, nil
+		return st.plan, st.retime(r)
 	}
 	if st.Target == nil || st.Target.Serial() != r.Target {
 		return nil, fmt.Errorf("signing: request %d signs serial %d but the zone version kept is %v", r.ID, r.Target, serialOf(st.Target))
@@ -178,7 +178,9 @@ func (st *Step) planOf(s *registry.State, r registry.SigningRequest, key dnssec.
 		}
 		prev = st.Signed
 	}
-	p, err := plan(prev, st.Target, key, r.Inception, r.Expiration, time.Duration(s.Constitution().SigningPolicy().Refresh))
+	// Planned as at the opening (see Run), then retimed to the session's
+	// window.
+	p, err := plan(prev, st.Target, key, r.Opened.Add(-registry.InceptionOffset), r.Expiration, time.Duration(s.Constitution().SigningPolicy().Refresh))
 	if err != nil {
 		return nil, err
 	}
@@ -186,7 +188,20 @@ func (st *Step) planOf(s *registry.State, r registry.SigningRequest, key dnssec.
 		return nil, fmt.Errorf("signing: request %d has %d messages but its plan %d", r.ID, r.RRsets, len(p.Inputs()))
 	}
 	st.plan, st.planFor, st.digested = p, r.ID, nil
-	return p, nil
+	return p, st.retime(r)
+}
+
+// retime sets the validity window of the plan's signatures to r's current
+// one (see registry.SigningRequest): a new session of the rrsets round may
+// have moved it. The zonemd round keeps the window of the rrsets round.
+func (st *Step) retime(r registry.SigningRequest) error {
+	if r.Round != registry.RoundRRsets {
+		return nil
+	}
+	if err := st.plan.Retime(dnssec.Policy{Inception: r.Inception, Expiration: r.Expiration}); err != nil {
+		return fmt.Errorf("signing: request %d: %v", r.ID, err)
+	}
+	return nil
 }
 
 func serialOf(z *zone.Zone) any {
