@@ -151,7 +151,18 @@ type Signing struct {
 	// largest TTL of a signed RRset). Zero means the default.
 	RolloverPublish Duration `json:"rollover_publish,omitempty"`
 	RolloverRetire  Duration `json:"rollover_retire,omitempty"`
+	// Batch is how many signatures one signing session makes at most: a
+	// version that needs more is signed in batches, one after another,
+	// each with its own nonce commitments, so that a zone of any size goes
+	// through nonce pools of bounded size. 1..MaxSigningBatch; zero means
+	// the default (MaxSigningBatch).
+	Batch int `json:"batch,omitempty"`
 }
+
+// MaxSigningBatch is the largest signing batch (see Signing.Batch): a
+// member's nonce pool holds two batches' commitments, so that the next
+// batch's are there when one batch is signed.
+const MaxSigningBatch = 4096
 
 // DefaultSigning is the signing policy of a constitution that states none:
 // signatures valid 14 days, refreshed 5 days before they expire, signers
@@ -161,10 +172,10 @@ type Signing struct {
 // the old one 2 days (the root's largest TTL) plus an hour after the
 // switch.
 var DefaultSigning = Signing{Validity: Duration(14 * 24 * time.Hour), Refresh: Duration(5 * 24 * time.Hour), Timeout: Duration(30 * time.Second),
-	RolloverPublish: Duration((30*24 + 48 + 1) * time.Hour), RolloverRetire: Duration(49 * time.Hour)}
+	RolloverPublish: Duration((30*24 + 48 + 1) * time.Hour), RolloverRetire: Duration(49 * time.Hour), Batch: MaxSigningBatch}
 
 // SigningPolicy returns c.Signing or, if it is not set, DefaultSigning; the
-// rollover times it leaves out are DefaultSigning's.
+// rollover times and batch it leaves out are DefaultSigning's.
 func (c *Constitution) SigningPolicy() Signing {
 	if c.Signing == nil {
 		return DefaultSigning
@@ -175,6 +186,9 @@ func (c *Constitution) SigningPolicy() Signing {
 	}
 	if sp.RolloverRetire == 0 {
 		sp.RolloverRetire = DefaultSigning.RolloverRetire
+	}
+	if sp.Batch == 0 {
+		sp.Batch = DefaultSigning.Batch
 	}
 	return sp
 }
@@ -405,6 +419,9 @@ func (c *Constitution) Validate() error {
 		}
 		if sp.Timeout < Duration(time.Second) || sp.Timeout > sp.Refresh/2 {
 			return fail("signing.timeout", "%s is outside 1s..half the refresh (%s)", time.Duration(sp.Timeout), time.Duration(sp.Refresh/2))
+		}
+		if sp.Batch < 0 || sp.Batch > MaxSigningBatch {
+			return fail("signing.batch", "%d is outside 1..%d (0: the default)", sp.Batch, MaxSigningBatch)
 		}
 		for _, f := range []struct {
 			name string

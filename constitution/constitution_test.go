@@ -86,16 +86,16 @@ func TestParseValid(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got, want := c3.SigningPolicy(), (Signing{Validity: Duration(2 * time.Hour), Refresh: Duration(30 * time.Minute), Timeout: Duration(10 * time.Second),
-		RolloverPublish: DefaultSigning.RolloverPublish, RolloverRetire: DefaultSigning.RolloverRetire}); got != want {
-		t.Errorf("signing policy without rollover times = %+v, want %+v", got, want)
+		RolloverPublish: DefaultSigning.RolloverPublish, RolloverRetire: DefaultSigning.RolloverRetire, Batch: MaxSigningBatch}); got != want {
+		t.Errorf("signing policy without rollover times and batch = %+v, want %+v", got, want)
 	}
-	m["signing"] = map[string]any{"validity": "2h", "refresh": "30m", "timeout": "10s", "rollover_publish": "20s", "rollover_retire": "15s"}
+	m["signing"] = map[string]any{"validity": "2h", "refresh": "30m", "timeout": "10s", "rollover_publish": "20s", "rollover_retire": "15s", "batch": 100}
 	c4, err := Parse(encode(t, m))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := c4.SigningPolicy(); got.RolloverPublish != Duration(20*time.Second) || got.RolloverRetire != Duration(15*time.Second) {
-		t.Errorf("signing policy = %+v, want rollover times 20s and 15s", got)
+	if got := c4.SigningPolicy(); got.RolloverPublish != Duration(20*time.Second) || got.RolloverRetire != Duration(15*time.Second) || got.Batch != 100 {
+		t.Errorf("signing policy = %+v, want rollover times 20s and 15s, batch 100", got)
 	}
 	if c2.ChainID() == "" || len(c2.ChainID()) > 50 {
 		t.Errorf("chain ID %q must be 1..50 characters", c2.ChainID())
@@ -189,6 +189,12 @@ func TestParseRefuses(t *testing.T) {
 		{"rollover retire too short", func(m map[string]any) {
 			m["signing"] = map[string]any{"validity": "1h", "refresh": "10m", "timeout": "10s", "rollover_retire": "1ms"}
 		}, "signing.rollover_retire: 1ms is outside 1s..8760h"},
+		{"signing batch too large", func(m map[string]any) {
+			m["signing"] = map[string]any{"validity": "1h", "refresh": "10m", "timeout": "10s", "batch": 4097}
+		}, "signing.batch: 4097 is outside 1..4096 (0: the default)"},
+		{"signing batch negative", func(m map[string]any) {
+			m["signing"] = map[string]any{"validity": "1h", "refresh": "10m", "timeout": "10s", "batch": -1}
+		}, "signing.batch: -1 is outside 1..4096 (0: the default)"},
 		{"signing unknown field", func(m map[string]any) {
 			m["signing"] = map[string]any{"validity": "1h", "refresh": "10m", "timeout": "10s", "algorithm": 13}
 		}, `unknown field "algorithm"`},

@@ -204,11 +204,14 @@ func (l *logBuffer) String() string {
 	return l.buf.String()
 }
 
-var memberNames = []string{"alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf"}
+var memberNames = []string{"alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliett"}
 
 // newCluster makes n hosts on one bridge: no processes yet.
 func newCluster(t testing.TB, n int) *cluster {
 	t.Helper()
+	if n > len(memberNames) {
+		t.Fatalf("a cluster of %d hosts: at most %d", n, len(memberNames))
+	}
 	requireNetns(t)
 	bin := commonroot(t)
 	seq := clusterSeq.Add(1)

@@ -21,11 +21,9 @@ import (
 // (never anything unsigned or expired); once enough members sign again, a
 // fresh signed version is served.
 func TestSignaturesExpire(t *testing.T) {
-	// A request's signature times are fixed when it opens, before the
-	// signers' nonce pools are filled for it: with signatures of a minute,
-	// the whole real root (~2,800 RRsets to commit to, then sign) does not
-	// always make it in time on a loaded machine, so this test signs a
-	// root of the members' TLDs and 40 others.
+	// A root of the members' TLDs and 40 others keeps the test short: the
+	// whole real root's first signing (~2,800 RRsets to commit to, then
+	// sign) takes much of a minute on a loaded machine.
 	sp := constitution.Signing{Validity: constitution.Duration(time.Minute), Refresh: constitution.Duration(30 * time.Second), Timeout: constitution.Duration(5 * time.Second)}
 	f, dir := startDevZone(t, 4, &sp, smallRoot(t, 40))
 	zk := generateKey(t, f, dir)

@@ -80,7 +80,11 @@ func signedSOA(t testing.TB, addr string, key ed25519.PublicKey) (uint32, error)
 // shares, aggregation in the state machine) and every node serves the same
 // signed version; a delegation change is signed and served in turn.
 func TestSignedThroughConsensus(t *testing.T) {
-	f, dir := startDev(t, 4)
+	// Signing batches of 1,000: the root's ~2,800 RRsets go through three
+	// sessions, one after another.
+	sp := constitution.DefaultSigning
+	sp.Batch = 1000
+	f, dir := startDevSigning(t, 4, &sp)
 	zk := generateKey(t, f, dir)
 	keyAt := time.Now()
 	var first uint32
@@ -106,6 +110,22 @@ func TestSignedThroughConsensus(t *testing.T) {
 	t.Logf("first signed version: serial %d, %d signatures by %v, served by all four %s after every node had the key", v.Serial, v.Signatures, v.Signers, time.Since(keyAt).Round(100*time.Millisecond))
 	if v.Serial != first || v.Signatures < 1000 || len(v.Signers) != 3 {
 		t.Errorf("signed version %+v", v)
+	}
+	// The first request went through batches: sessions of its rrsets
+	// round that begin past its first message.
+	later := 0
+	lg := f.Nodes["alpha"].App().Log()
+	for i := range lg.Size() {
+		e, err := lg.Entry(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev, err := registry.DecodeEvent(e); err == nil && ev.Event == "signing.session" && ev.Request == v.Request && ev.Round == registry.RoundRRsets && ev.First > 0 {
+			later++
+		}
+	}
+	if later < 2 {
+		t.Errorf("request %d (%d signatures, batches of %d) had %d sessions past its first batch, want at least 2", v.Request, v.Signatures, sp.Batch, later)
 	}
 
 	// A validating unbound with the federation's trust anchor (as `zone

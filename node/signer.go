@@ -240,8 +240,8 @@ func (n *Node) signActions(zk registry.ZoneKey, loadShare func() (*threshold.Key
 
 	// Fill the pool.
 	want := PoolReserve
-	if open {
-		want += req.RRsets
+	if open && req.Round == registry.RoundRRsets {
+		want += req.RRsets - req.Done // the batches still to come, as far as the pool holds
 	}
 	want = min(want, registry.MaxPool)
 	have := pool.Len() + ss.noncesSent

@@ -82,7 +82,11 @@ func summarize(i int64, e []byte) entryRow {
 		case "signing.opened":
 			r.Summary = fmt.Sprintf("Signing request %d opened for serial %d: %d RRsets to sign with the key of ceremony %d", ev.Request, ev.Serial, ev.Count, ev.Ceremony)
 		case "signing.session":
-			r.Summary = fmt.Sprintf("Signing request %d, %s round, session %d: signers %s", ev.Request, ev.Round, ev.Attempt, strings.Join(ev.Participants, ", "))
+			batch := ""
+			if ev.Total > ev.Count {
+				batch = fmt.Sprintf(" (messages %d–%d of %d)", ev.First+1, ev.First+ev.Count, ev.Total)
+			}
+			r.Summary = fmt.Sprintf("Signing request %d, %s round, session %d%s: signers %s", ev.Request, ev.Round, ev.Attempt, batch, strings.Join(ev.Participants, ", "))
 		case "signing.excluded":
 			r.Summary = fmt.Sprintf("Signing request %d, %s round: %s excluded — %s", ev.Request, ev.Round, ev.Member, ev.Reason)
 		case "signing.abandoned":

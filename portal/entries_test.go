@@ -23,6 +23,8 @@ func TestSummarizeSigning(t *testing.T) {
 			"Signing request 3 opened for serial 7: 12 RRsets to sign with the key of ceremony 1"},
 		{registry.Event{Event: "signing.session", Request: 3, Round: "rrsets", Attempt: 2, Participants: []string{"alpha", "delta", "gamma"}},
 			"Signing request 3, rrsets round, session 2: signers alpha, delta, gamma"},
+		{registry.Event{Event: "signing.session", Request: 4, Round: "rrsets", Attempt: 3, Participants: []string{"alpha", "beta"}, Count: 4096, First: 4096, Total: 10000},
+			"Signing request 4, rrsets round, session 3 (messages 4097–8192 of 10000): signers alpha, beta"},
 		{registry.Event{Event: "signing.excluded", Request: 3, Round: "zonemd", Member: "beta", Reason: "signature share does not verify"},
 			"Signing request 3, zonemd round: beta excluded — signature share does not verify"},
 		{registry.Event{Event: "zone.signed", Serial: 7, Count: 2794, KeyTag: 4242, Participants: []string{"alpha", "beta", "gamma"}, ZONEMD: "0123456789ABCDEF0123", Expires: &next},

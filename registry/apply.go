@@ -350,9 +350,13 @@ type Event struct {
 	// Request, Round, Count and KeyTag describe the signing of a zone
 	// version (signing.*, zone.signed); Expires is when a signed version's
 	// first signature expires.
-	Request uint64     `json:"request,omitempty"`
-	Round   string     `json:"round,omitempty"`
-	Count   int        `json:"count,omitempty"`
+	Request uint64 `json:"request,omitempty"`
+	Round   string `json:"round,omitempty"`
+	Count   int    `json:"count,omitempty"`
+	// First and Total place a signing session's batch in its round: it
+	// signs Count of the round's Total messages from message First on.
+	First   int        `json:"first,omitempty"`
+	Total   int        `json:"total,omitempty"`
 	KeyTag  uint16     `json:"key_tag,omitempty"`
 	Expires *time.Time `json:"expires,omitempty"`
 	// Next is when a key rollover's next step is due (key.published,
@@ -598,6 +602,16 @@ func Load(kvs func(yield func(key string, value []byte) error) error) (*State, e
 		case k == keySigning:
 			s.signing = new(SigningRequest)
 			err = json.Unmarshal(v, s.signing)
+		case hasPrefix(k, prefixSigs):
+			// Keys sort in batch order; a gap is corruption.
+			var i int
+			var b []byte
+			if _, err = fmt.Sscanf(k[len(prefixSigs):], "%08x", &i); err == nil {
+				if err = json.Unmarshal(v, &b); err == nil && i != len(s.batchSigs) {
+					err = fmt.Errorf("signatures of batch %d after %d batches", i, len(s.batchSigs))
+				}
+			}
+			s.batchSigs = append(s.batchSigs, b)
 		case k == keySigned:
 			s.signed = new(SignedVersion)
 			err = json.Unmarshal(v, s.signed)

@@ -66,8 +66,8 @@ func (r *ceremonyRun) accept(tx []byte) *Output {
 
 // startCeremony proposes key.generate with threshold t and votes it
 // through (alpha, beta and gamma: three of four decide early).
-func startCeremony(t testing.TB, th int) *ceremonyRun {
-	r := &ceremonyRun{t: t, f: newFed(t), secrets: map[string]*threshold.DKGSecret{}, shares: map[string]*threshold.KeyShare{}}
+func startCeremony(t testing.TB, th int, tweaks ...func(*constitution.Constitution)) *ceremonyRun {
+	r := &ceremonyRun{t: t, f: newFed(t, tweaks...), secrets: map[string]*threshold.DKGSecret{}, shares: map[string]*threshold.KeyShare{}}
 	out := r.accept(r.f.act("alpha", action.KindPropose, &action.Propose{Proposal: constitution.KeyGenerate, Rationale: "sign the zone", Threshold: th}))
 	r.id = out.Results[0].Proposal
 	for _, m := range []string{"alpha", "beta", "gamma"} {

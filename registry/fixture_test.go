@@ -33,7 +33,8 @@ type fed struct {
 
 var genesisTime = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 
-func newFed(t testing.TB) *fed {
+// newFed founds a test federation; tweaks change its constitution first.
+func newFed(t testing.TB, tweaks ...func(*constitution.Constitution)) *fed {
 	t.Helper()
 	f := &fed{t: t, signers: map[string]note.Signer{}, vkeys: map[string]string{}, seq: map[string]uint64{}, now: genesisTime}
 	var members []constitution.Member
@@ -53,6 +54,9 @@ func newFed(t testing.TB) *fed {
 		{Name: "bb.", Owner: "beta", NS: []string{"ns1.aa.", "ns2.aa."}},
 		{Name: "shared.", Operator: f.vkeys["op1"], NS: []string{"ns1.shared.", "ns2.shared."}, Glue: []constitution.Host{{Name: "ns1.shared.", Addrs: []string{"198.51.100.1"}}, {Name: "ns2.shared.", Addrs: []string{"198.51.100.2", "2001:db8::2"}}}},
 		{Name: "uses.", Operator: f.vkeys["op2"], NS: []string{"ns1.shared.", "ns2.shared."}},
+	}
+	for _, tw := range tweaks {
+		tw(c)
 	}
 	doc, err := constitution.Marshal(c)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/commonroot/commonroot/action"
+	"github.com/commonroot/commonroot/constitution"
 	"github.com/commonroot/commonroot/threshold"
 )
 
@@ -40,6 +41,12 @@ import (
 //     signature) and "zonemd" (the ZONEMD RRset, whose digest covers every
 //     other signature). After the second, the signed version is published
 //     (PublishSigned), with a zone.signed event in the log.
+//   - The rrsets round is signed in batches of at most the constitution's
+//     signing batch (Signing.Batch) messages, one after another: each
+//     batch is a session of its own with its own commitments, and its
+//     aggregated signatures are kept under a key of their own until the
+//     version is published. So no pool needs more than a batch and a zone
+//     of any size can be signed through pools of MaxPool.
 //   - A signed version whose first signature expires within the
 //     constitution's refresh time is replaced: the block bumps the serial,
 //     and that new version is signed like any other.
@@ -48,8 +55,9 @@ import (
 // time of its request, for validators whose clocks run slow.
 const InceptionOffset = time.Hour
 
-// MaxPool bounds the unused nonce commitments a member may have waiting.
-const MaxPool = 8192
+// MaxPool bounds the unused nonce commitments a member may have waiting:
+// two of the largest signing batches.
+const MaxPool = 2 * constitution.MaxSigningBatch
 
 // Rounds of a signing request.
 const (
@@ -60,6 +68,7 @@ const (
 // Keys of the signing state.
 const (
 	prefixPool = "signpool/"
+	prefixSigs = "signsigs/" // + the batch's index, %08x
 	keySigning = "signing"
 	keySigned  = "signed"
 	keySilent  = "signsilent"
@@ -99,11 +108,13 @@ type SigningRequest struct {
 	Inception  time.Time `json:"inception"`
 	Expiration time.Time `json:"expiration"`
 	Opened     time.Time `json:"opened"`
-	// Round is rrsets or zonemd; Count the number of messages it signs;
-	// RRsets the number the rrsets round signs.
+	// Round is rrsets or zonemd; RRsets the number of messages the rrsets
+	// round signs. Done of the round's messages were signed by earlier
+	// batches; the current session signs Count, from message Done on.
 	Round  string `json:"round"`
 	Count  int    `json:"count"`
 	RRsets int    `json:"rrsets"`
+	Done   int    `json:"done,omitempty"`
 	// Session counts the signing sets chosen; Signers (sorted by their
 	// identifier in the zone key) is the current one, empty while too few
 	// members have enough nonce commitments.
@@ -116,9 +127,14 @@ type SigningRequest struct {
 	Shares      [][][]byte  `json:"shares"`
 	Deadline    time.Time   `json:"deadline"`
 	Excluded    []Exclusion `json:"excluded"`
-	// Signatures holds the aggregated signatures of the rrsets round, 64
-	// bytes each, once it is done.
-	Signatures []byte `json:"signatures,omitempty"`
+}
+
+// total is the number of messages r's current round signs.
+func (r *SigningRequest) total() int {
+	if r.Round == RoundRRsets {
+		return r.RRsets
+	}
+	return 1
 }
 
 // Chunks is the number of share chunks each signer sends in the round.
@@ -240,6 +256,28 @@ func (s *State) SigningRequest() (SigningRequest, bool) {
 	}
 	return *s.signing, true
 }
+
+// RoundSignatures returns the aggregated signatures of the open request's
+// rrsets round so far (64 bytes each, in message order): every batch's
+// once the round is over.
+func (s *State) RoundSignatures() []byte {
+	var out []byte
+	for _, b := range s.batchSigs {
+		out = append(out, b...)
+	}
+	return out
+}
+
+// dropRoundSignatures forgets the batches' signatures.
+func (s *State) dropRoundSignatures() {
+	n := len(s.batchSigs)
+	s.batchSigs = nil
+	for i := range n {
+		s.touch(sigsKey(i))
+	}
+}
+
+func sigsKey(i int) string { return fmt.Sprintf("%s%08x", prefixSigs, i) }
 
 // Signed returns the newest published signed version.
 func (s *State) Signed() (SignedVersion, bool) {
@@ -364,8 +402,8 @@ func (s *State) OpenSigning(target uint32, base uint64, inception, expiration ti
 	s.meta.NextRequest++
 	zk, others, _ := s.DNSKEYs()
 	r := &SigningRequest{ID: s.meta.NextRequest, Ceremony: zk.Ceremony, GroupKey: zk.GroupKey, Target: target, Base: base,
-		Inception: inception.UTC(), Expiration: expiration.UTC(), Opened: s.meta.Time, Round: RoundRRsets, Count: count, RRsets: count,
-		Excluded: []Exclusion{}}
+		Inception: inception.UTC(), Expiration: expiration.UTC(), Opened: s.meta.Time, Round: RoundRRsets,
+		Count: min(count, s.c.SigningPolicy().Batch), RRsets: count, Excluded: []Exclusion{}}
 	for _, o := range others {
 		r.Others = append(r.Others, o.GroupKey)
 	}
@@ -377,13 +415,20 @@ func (s *State) OpenSigning(target uint32, base uint64, inception, expiration ti
 	return out.Entries
 }
 
-// SigningAggregated ends the rrsets round of the open request with its
-// aggregated signatures (64 bytes each, in message order) and begins the
-// zonemd round, with the same signers if they can.
+// SigningAggregated ends the current batch of the open request's rrsets
+// round with its aggregated signatures (64 bytes each, in message order)
+// and begins the next batch or, after the last, the zonemd round, with the
+// same signers if they can.
 func (s *State) SigningAggregated(sigs []byte) [][]byte {
 	r := s.signing
-	r.Signatures = bytes.Clone(sigs)
-	r.Round, r.Count = RoundZONEMD, 1
+	s.batchSigs = append(s.batchSigs, bytes.Clone(sigs))
+	s.touch(sigsKey(len(s.batchSigs) - 1))
+	r.Done += r.Count
+	if r.Done < r.RRsets {
+		r.Count = min(r.RRsets-r.Done, s.c.SigningPolicy().Batch)
+	} else {
+		r.Round, r.Count, r.Done = RoundZONEMD, 1, 0
+	}
 	out := &Output{}
 	s.newSession(r, slices.Clone(r.Signers), out)
 	return out.Entries
@@ -416,6 +461,7 @@ func (s *State) PublishSigned(v SignedVersion) [][]byte {
 	v.GroupKey, v.Others = r.GroupKey, slices.Clone(r.Others)
 	s.signed = &v
 	s.signing = nil
+	s.dropRoundSignatures()
 	s.touch(keySigned)
 	s.touch(keySigning)
 	out := &Output{}
@@ -431,6 +477,7 @@ func (s *State) PublishSigned(v SignedVersion) [][]byte {
 func (s *State) AbandonSigning(reason string) [][]byte {
 	r := s.signing
 	s.signing = nil
+	s.dropRoundSignatures()
 	s.touch(keySigning)
 	out := &Output{}
 	s.emit(out, Event{Event: "signing.abandoned", Request: r.ID, Round: r.Round, Reason: reason})
@@ -491,7 +538,7 @@ func (s *State) newSession(r *SigningRequest, prefer []string, out *Output) {
 	r.Signers = chosen
 	pol := s.c.SigningPolicy()
 	r.Deadline = s.meta.Time.Add(time.Duration(pol.Timeout))
-	if r.Round == RoundRRsets {
+	if r.Round == RoundRRsets && r.Done == 0 { // later batches keep the first's window
 		r.Inception, r.Expiration = s.meta.Time.Add(-InceptionOffset).UTC(), s.meta.Time.Add(time.Duration(pol.Validity)).UTC()
 	}
 	for _, m := range chosen {
@@ -503,7 +550,8 @@ func (s *State) newSession(r *SigningRequest, prefer []string, out *Output) {
 		s.touch(prefixPool + m)
 		r.Shares = append(r.Shares, make([][]byte, r.Chunks()))
 	}
-	s.emit(out, Event{Event: "signing.session", Request: r.ID, Round: r.Round, Attempt: r.Session, Participants: slices.Clone(chosen), Count: r.Count})
+	s.emit(out, Event{Event: "signing.session", Request: r.ID, Round: r.Round, Attempt: r.Session, Participants: slices.Clone(chosen), Count: r.Count,
+		First: r.Done, Total: r.total()})
 }
 
 // reasonSilent is the reason of an exclusion for silence.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/commonroot/commonroot/action"
+	"github.com/commonroot/commonroot/constitution"
 	"github.com/commonroot/commonroot/threshold"
 )
 
@@ -25,8 +26,8 @@ type signingRun struct {
 	nonces map[string]map[[64]byte]*threshold.SigningNonces
 }
 
-func newSigningRun(t testing.TB) *signingRun {
-	r := startCeremony(t, 3)
+func newSigningRun(t testing.TB, tweaks ...func(*constitution.Constitution)) *signingRun {
+	r := startCeremony(t, 3, tweaks...)
 	zk := r.complete()
 	pkp, err := zk.PublicKeyPackage()
 	if err != nil {
@@ -252,7 +253,7 @@ func TestSigningThroughRegistry(t *testing.T) {
 	r.soon(more...)
 	r.f.s.SigningAggregated(sigs)
 	req, _ = r.f.s.SigningRequest()
-	if req.Round != RoundZONEMD || req.Count != 1 || !slices.Equal(req.Signers, signers) || !bytes.Equal(req.Signatures, sigs) {
+	if req.Round != RoundZONEMD || req.Count != 1 || !slices.Equal(req.Signers, signers) || !bytes.Equal(r.f.s.RoundSignatures(), sigs) {
 		t.Fatalf("zonemd round: %s, count %d, signers %v (want %v)", req.Round, req.Count, req.Signers, signers)
 	}
 	zm := messages(1, "zonemd")
@@ -311,20 +312,7 @@ func TestSigningThroughRegistry(t *testing.T) {
 	}
 	// A replica replaying the same blocks (and the same calls) agrees; a
 	// reload of the stored state has the same digest.
-	reloaded, err := Load(func(yield func(string, []byte) error) error {
-		for _, k := range sortedKeys(r.f.s.elems) {
-			if err := yield(k, r.f.s.encode(k)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if reloaded.Digest() != r.f.s.Digest() {
-		t.Error("reloaded state has another digest")
-	}
+	reloaded := reload(t, r.f.s)
 	if v, ok := reloaded.Signed(); !ok || v.Serial != 8 || !slices.Equal(v.Signers, req.Signers) {
 		t.Errorf("reloaded signed version %+v", v)
 	}
@@ -412,4 +400,102 @@ func FuzzSignAction(f *testing.F) {
 		}
 		applyChecked(t, s, stored, msg)
 	})
+}
+
+// reload rebuilds s from its stored form and checks that the copy has the
+// same digest.
+func reload(t testing.TB, s *State) *State {
+	t.Helper()
+	reloaded, err := Load(func(yield func(string, []byte) error) error {
+		for _, k := range sortedKeys(s.elems) {
+			if err := yield(k, s.encode(k)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reloaded.Digest() != s.Digest() {
+		t.Error("reloaded state has another digest")
+	}
+	return reloaded
+}
+
+// TestSigningInBatches: with a signing batch of 500, a request of 1,200
+// messages is signed in sessions of 500, 500 and 200, one after another,
+// each needing only its own batch of commitments in the pools; the
+// batches' signatures are kept, and survive a reload, until the version
+// is published; every batch signs with the first batch's window.
+func TestSigningInBatches(t *testing.T) {
+	r := newSigningRun(t, func(c *constitution.Constitution) {
+		sp := constitution.DefaultSigning
+		sp.Batch = 500
+		c.Signing = &sp
+	})
+	fillAll := func() {
+		var txs [][]byte
+		for _, m := range r.zk.Participants {
+			txs = append(txs, r.fill(m, 500))
+		}
+		r.soon(txs...)
+	}
+	msgs := messages(1200, "rrsets")
+	fillAll()
+	r.f.s.OpenSigning(9, 0, r.f.now.Add(-time.Hour), r.f.now.Add(24*time.Hour), len(msgs))
+	first, _ := r.f.s.SigningRequest()
+	var all []byte
+	for b, want := range []struct{ done, count int }{{0, 500}, {500, 500}, {1000, 200}} {
+		req, _ := r.f.s.SigningRequest()
+		if req.Round != RoundRRsets || req.RRsets != 1200 || req.Done != want.done || req.Count != want.count || len(req.Signers) != 3 {
+			t.Fatalf("batch %d: round %s, %d of %d from %d, signers %v; want %d from %d", b, req.Round, req.Count, req.RRsets, req.Done, req.Signers, want.count, want.done)
+		}
+		if !req.Inception.Equal(first.Inception) || !req.Expiration.Equal(first.Expiration) {
+			t.Errorf("batch %d signs valid %s – %s, the first %s – %s", b, req.Inception, req.Expiration, first.Inception, first.Expiration)
+		}
+		batch := msgs[want.done : want.done+want.count]
+		var txs [][]byte
+		for _, m := range req.Signers {
+			txs = append(txs, r.shareTxs(m, batch, false)...)
+		}
+		r.soon(txs...)
+		fillAll() // the next batch's commitments, a block later
+		sigs, culprits := r.aggregate(batch)
+		if culprits != nil {
+			t.Fatalf("batch %d: culprits %v", b, culprits)
+		}
+		all = append(all, sigs...)
+		entries := r.f.s.SigningAggregated(sigs)
+		if got := r.f.s.RoundSignatures(); !bytes.Equal(got, all) {
+			t.Fatalf("after batch %d: %d bytes of round signatures, want %d", b, len(got), len(all))
+		}
+		e, err := DecodeEvent(entries[len(entries)-1])
+		if err != nil || e.Event != "signing.session" {
+			t.Fatalf("after batch %d: last entry %q (%v)", b, entries[len(entries)-1], err)
+		}
+		if b < 2 && (e.Round != RoundRRsets || e.First != want.done+want.count || e.Total != 1200) {
+			t.Errorf("after batch %d: session event %+v, want the rrsets batch from %d of 1200", b, e, want.done+want.count)
+		}
+		if b == 2 && (e.Round != RoundZONEMD || e.First != 0 || e.Total != 1 || e.Count != 1) {
+			t.Errorf("after the last batch: session event %+v, want the zonemd round", e)
+		}
+		if got := reload(t, r.f.s).RoundSignatures(); !bytes.Equal(got, all) {
+			t.Fatalf("after batch %d: the reloaded state has %d bytes of round signatures, want %d", b, len(got), len(all))
+		}
+	}
+	for i, msg := range msgs {
+		if !ed25519.Verify(r.zk.PublicKey(), msg, all[i*64:(i+1)*64]) {
+			t.Fatalf("signature %d does not verify under the group key", i)
+		}
+	}
+	r.f.s.PublishSigned(SignedVersion{Serial: 9, KeyTag: 1, ZONEMD: "EF", Signatures: 1201, Expires: r.f.now.Add(6 * 24 * time.Hour)})
+	if n := len(r.f.s.RoundSignatures()); n != 0 {
+		t.Errorf("%d bytes of round signatures kept after publishing", n)
+	}
+	for k := range r.f.s.elems {
+		if strings.HasPrefix(k, prefixSigs) {
+			t.Errorf("state key %q kept after publishing", k)
+		}
+	}
 }

@@ -165,6 +165,7 @@ type State struct {
 	roll         *Rollover // the key rollover under way, or nil
 	pools        map[string]*Pool
 	signing      *SigningRequest // the open signing request, or nil
+	batchSigs    [][]byte        // the open request's signed batches' signatures
 	signed       *SignedVersion  // the newest published signed version, or nil
 	silent       map[string]bool
 	meta         meta
@@ -387,6 +388,12 @@ func (s *State) encode(key string) []byte {
 	case key == keySigning:
 		if s.signing != nil {
 			v = s.signing
+		}
+	case strings.HasPrefix(key, prefixSigs):
+		var i int
+		fmt.Sscanf(key[len(prefixSigs):], "%x", &i)
+		if i < len(s.batchSigs) {
+			v = s.batchSigs[i]
 		}
 	case key == keySigned:
 		if s.signed != nil {

@@ -226,18 +226,9 @@ func (st *Step) finishRound(s *registry.State, r registry.SigningRequest, zk reg
 		// than diverge.
 		return nil, err
 	}
-	var msgs [][]byte
-	if r.Round == registry.RoundRRsets {
-		msgs = p.Inputs()
-	} else {
-		if st.digested == nil {
-			d, err := p.Attach(split(r.Signatures))
-			if err != nil {
-				return s.AbandonSigning(fmt.Sprintf("the rrsets round's signatures: %v", err)), nil
-			}
-			st.digested = d
-		}
-		msgs = [][]byte{st.digested.Input()}
+	msgs, err := st.messages(s, r, p)
+	if err != nil {
+		return s.AbandonSigning(err.Error()), nil
 	}
 	pkp, err := zk.PublicKeyPackage()
 	if err != nil {
@@ -251,11 +242,13 @@ func (st *Step) finishRound(s *registry.State, r registry.SigningRequest, zk reg
 		return s.AbandonSigning(err.Error()), nil
 	}
 	if r.Round == registry.RoundRRsets {
-		d, err := p.Attach(split(sigs))
-		if err != nil {
-			return s.AbandonSigning(err.Error()), nil
+		if r.Done+r.Count == r.RRsets { // the last batch
+			d, err := p.Attach(split(append(s.RoundSignatures(), sigs...)))
+			if err != nil {
+				return s.AbandonSigning(err.Error()), nil
+			}
+			st.digested = d
 		}
-		st.digested = d
 		return s.SigningAggregated(sigs), nil
 	}
 	signed, err := st.digested.Finish(sigs)
@@ -326,13 +319,24 @@ func (st *Step) Messages(s *registry.State) ([][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return st.messages(s, r, p)
+}
+
+// messages returns the messages of r's current session: its batch of the
+// plan's inputs, or the ZONEMD RRset's input once every batch's
+// signatures are attached.
+func (st *Step) messages(s *registry.State, r registry.SigningRequest, p *dnssec.Plan) ([][]byte, error) {
 	if r.Round == registry.RoundRRsets {
-		return p.Inputs(), nil
+		in := p.Inputs()
+		if r.Done < 0 || r.Count < 1 || r.Done+r.Count > len(in) {
+			return nil, fmt.Errorf("signing: request %d's batch of %d messages from %d is outside its %d", r.ID, r.Count, r.Done, len(in))
+		}
+		return in[r.Done : r.Done+r.Count], nil
 	}
 	if st.digested == nil {
-		d, err := p.Attach(split(r.Signatures))
+		d, err := p.Attach(split(s.RoundSignatures()))
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("the rrsets round's signatures: %v", err)
 		}
 		st.digested = d
 	}
