@@ -189,11 +189,13 @@ func (r *SigningRequest) Share(i, m int) []byte {
 
 // CommitmentList returns the commitment list of message m of the current
 // session, as FROST wants it: each signer's commitment with its
-// identifier in zk, in identifier order.
+// identifier in zk, in identifier order. Its points were checked when they
+// entered the pool (signAction) and are not checked again here (see
+// threshold.DecodeCheckedSigningCommitment).
 func (r *SigningRequest) CommitmentList(zk ZoneKey, m int) ([]threshold.SigningCommitment, error) {
 	list := make([]threshold.SigningCommitment, len(r.Signers))
 	for j, name := range r.Signers {
-		c, err := threshold.DecodeSigningCommitment(withID(zk.KeyParticipantID(name), r.Commitment(j, m)))
+		c, err := threshold.DecodeCheckedSigningCommitment(withID(zk.KeyParticipantID(name), r.Commitment(j, m)))
 		if err != nil {
 			return nil, fmt.Errorf("registry: commitment %d of %s: %v", m, name, err)
 		}

@@ -287,7 +287,9 @@ func Aggregate(pkp *threshold.PublicKeyPackage, zk registry.ZoneKey, r registry.
 		if err != nil {
 			return nil, nil, err
 		}
-		sig, err := threshold.Aggregate(pkp, msg, comms, shares)
+		// The key package and the pooled commitments were checked when
+		// they entered the state.
+		sig, err := threshold.AggregateChecked(pkp, msg, comms, shares)
 		var bad *threshold.InvalidSharesError
 		if errors.As(err, &bad) {
 			var names []string

@@ -92,6 +92,24 @@ func DecodePoint(b []byte) (*edwards25519.Point, error) {
 	return p, nil
 }
 
+// decodeCheckedPoint decodes the canonical encoding of a point that
+// DecodePoint accepted before and that was kept since: it refuses what does
+// not decode, a non-canonical encoding and the identity, but does not
+// repeat the subgroup checks.
+func decodeCheckedPoint(b []byte) (*edwards25519.Point, error) {
+	if len(b) != PointSize {
+		return nil, fmt.Errorf("threshold: point is %d bytes, want %d: %w", len(b), PointSize, ErrInvalidPoint)
+	}
+	p, err := new(edwards25519.Point).SetBytes(b)
+	if err != nil || string(p.Bytes()) != string(b) {
+		return nil, fmt.Errorf("threshold: point %x is not a canonical encoding: %w", b, ErrInvalidPoint)
+	}
+	if p.Equal(identity) == 1 {
+		return nil, fmt.Errorf("threshold: point %x: identity element: %w", b, ErrInvalidPoint)
+	}
+	return p, nil
+}
+
 // ValidatePoint reports whether p may be used as a received element: not the
 // identity, not of small order, and in the prime-order subgroup.
 func ValidatePoint(p *edwards25519.Point) error {

@@ -79,6 +79,31 @@ func DecodeSigningCommitment(b []byte) (SigningCommitment, error) {
 	return SigningCommitment{ID: id, Hiding: d, Binding: e}, nil
 }
 
+// DecodeCheckedSigningCommitment decodes a commitment whose points passed
+// DecodePoint when it was received and were kept since, as the registry
+// keeps the nonce commitments it checked on their arrival in a pool: it
+// checks the encoding and that neither point is the identity, but not again
+// the subgroup, which is most of the cost of aggregating. Bytes from
+// anywhere else go through DecodeSigningCommitment.
+func DecodeCheckedSigningCommitment(b []byte) (SigningCommitment, error) {
+	if len(b) != SigningCommitmentSize {
+		return SigningCommitment{}, fmt.Errorf("threshold: signing commitment is %d bytes, want %d", len(b), SigningCommitmentSize)
+	}
+	id := readID(b)
+	if id == 0 {
+		return SigningCommitment{}, fmt.Errorf("threshold: signing commitment identifier 0: %w", ErrInvalidID)
+	}
+	d, err := decodeCheckedPoint(b[2:34])
+	if err != nil {
+		return SigningCommitment{}, fmt.Errorf("threshold: signing commitment of %d, hiding: %w", id, err)
+	}
+	e, err := decodeCheckedPoint(b[34:66])
+	if err != nil {
+		return SigningCommitment{}, fmt.Errorf("threshold: signing commitment of %d, binding: %w", id, err)
+	}
+	return SigningCommitment{ID: id, Hiding: d, Binding: e}, nil
+}
+
 func (c SigningCommitment) equal(o SigningCommitment) bool {
 	return c.ID == o.ID && c.Hiding != nil && o.Hiding != nil && c.Binding != nil && o.Binding != nil &&
 		c.Hiding.Equal(o.Hiding) == 1 && c.Binding.Equal(o.Binding) == 1
@@ -214,6 +239,23 @@ func DecodeSignatureShare(b []byte) (SignatureShare, error) {
 // must: non-empty, identifiers in 1..n (n = 0: any non-zero) strictly
 // ascending, every point valid (ValidatePoint).
 func CheckCommitmentList(commitments []SigningCommitment, n int) error {
+	if err := checkListIDs(commitments, n); err != nil {
+		return err
+	}
+	for _, c := range commitments {
+		if err := ValidatePoint(c.Hiding); err != nil {
+			return fmt.Errorf("threshold: hiding commitment of %d: %w", c.ID, err)
+		}
+		if err := ValidatePoint(c.Binding); err != nil {
+			return fmt.Errorf("threshold: binding commitment of %d: %w", c.ID, err)
+		}
+	}
+	return nil
+}
+
+// checkListIDs checks a commitment list's identifiers (1..n, sorted, no
+// duplicates) and that every point is there.
+func checkListIDs(commitments []SigningCommitment, n int) error {
 	if len(commitments) == 0 {
 		return errors.New("threshold: empty commitment list")
 	}
@@ -224,11 +266,8 @@ func CheckCommitmentList(commitments []SigningCommitment, n int) error {
 		if i > 0 && c.ID <= commitments[i-1].ID {
 			return fmt.Errorf("threshold: commitment list is not sorted by identifier without duplicates (%d after %d)", c.ID, commitments[i-1].ID)
 		}
-		if err := ValidatePoint(c.Hiding); err != nil {
-			return fmt.Errorf("threshold: hiding commitment of %d: %w", c.ID, err)
-		}
-		if err := ValidatePoint(c.Binding); err != nil {
-			return fmt.Errorf("threshold: binding commitment of %d: %w", c.ID, err)
+		if c.Hiding == nil || c.Binding == nil {
+			return fmt.Errorf("threshold: commitment of %d: missing point: %w", c.ID, ErrInvalidPoint)
 		}
 	}
 	return nil
@@ -265,12 +304,24 @@ func bindingFactorInputs(groupKey *edwards25519.Point, msg []byte, commitments [
 	return in
 }
 
-func newSession(groupKey *edwards25519.Point, msg []byte, commitments []SigningCommitment, n int) (*session, error) {
-	if err := ValidatePoint(groupKey); err != nil {
-		return nil, fmt.Errorf("threshold: group key: %w", err)
-	}
-	if err := CheckCommitmentList(commitments, n); err != nil {
-		return nil, err
+//
+// With checked, the group key and the commitments' points are taken as
+// checked already (see AggregateChecked): only the identifiers are.
+func newSession(groupKey *edwards25519.Point, msg []byte, commitments []SigningCommitment, n int, checked bool) (*session, error) {
+	if checked {
+		if groupKey == nil {
+			return nil, fmt.Errorf("threshold: group key: missing point: %w", ErrInvalidPoint)
+		}
+		if err := checkListIDs(commitments, n); err != nil {
+			return nil, err
+		}
+	} else {
+		if err := ValidatePoint(groupKey); err != nil {
+			return nil, fmt.Errorf("threshold: group key: %w", err)
+		}
+		if err := CheckCommitmentList(commitments, n); err != nil {
+			return nil, err
+		}
 	}
 	s := &session{commitments: commitments}
 	scalars := make([]*edwards25519.Scalar, 0, 2*len(commitments))
@@ -318,7 +369,7 @@ func Sign(share *KeyShare, nonces *SigningNonces, msg []byte, commitments []Sign
 	if nonces.id != share.ID {
 		return SignatureShare{}, fmt.Errorf("threshold: sign: nonces of participant %d used with key share %d", nonces.id, share.ID)
 	}
-	s, err := newSession(share.GroupKey, msg, commitments, 0)
+	s, err := newSession(share.GroupKey, msg, commitments, 0, false)
 	if err != nil {
 		return SignatureShare{}, fmt.Errorf("threshold: sign as %d: %w", share.ID, err)
 	}
@@ -364,7 +415,7 @@ func (s *session) verifyShare(pub *edwards25519.Point, share SignatureShare) boo
 // VerifySignatureShare is RFC 9591 §5.4: it checks share against the
 // verification share of its signer in pkp.
 func VerifySignatureShare(pkp *PublicKeyPackage, msg []byte, commitments []SigningCommitment, share SignatureShare) error {
-	s, err := newSession(pkp.GroupKey, msg, commitments, pkp.N())
+	s, err := newSession(pkp.GroupKey, msg, commitments, pkp.N(), false)
 	if err != nil {
 		return err
 	}
@@ -382,13 +433,28 @@ func VerifySignatureShare(pkp *PublicKeyPackage, msg []byte, commitments []Signi
 // share and returns an *InvalidSharesError naming the culprits, or an error
 // wrapping ErrInvalidSignature when none can be named.
 func Aggregate(pkp *PublicKeyPackage, msg []byte, commitments []SigningCommitment, shares []SignatureShare) ([]byte, error) {
+	return aggregate(pkp, msg, commitments, shares, false)
+}
+
+// AggregateChecked is Aggregate for a public key package and commitment
+// list whose points were all checked when they were received (a package
+// from DecodePublicKeyPackage or a key ceremony, commitments kept after
+// DecodeSigningCommitment or DecodePoint accepted them): it does not check
+// those points again, which is most of Aggregate's cost. Everything else is
+// as in Aggregate, the final crypto/ed25519.Verify included: what it
+// returns is a valid signature under the group key.
+func AggregateChecked(pkp *PublicKeyPackage, msg []byte, commitments []SigningCommitment, shares []SignatureShare) ([]byte, error) {
+	return aggregate(pkp, msg, commitments, shares, true)
+}
+
+func aggregate(pkp *PublicKeyPackage, msg []byte, commitments []SigningCommitment, shares []SignatureShare, checked bool) ([]byte, error) {
 	if pkp == nil || pkp.Threshold < 1 {
 		return nil, errors.New("threshold: aggregate: missing public key package")
 	}
 	if len(commitments) < pkp.Threshold {
 		return nil, fmt.Errorf("threshold: aggregate: %d signers for threshold %d: %w", len(commitments), pkp.Threshold, ErrTooFewShares)
 	}
-	s, err := newSession(pkp.GroupKey, msg, commitments, pkp.N())
+	s, err := newSession(pkp.GroupKey, msg, commitments, pkp.N(), checked)
 	if err != nil {
 		return nil, fmt.Errorf("threshold: aggregate: %w", err)
 	}

@@ -150,7 +150,7 @@ func TestTooFewSigners(t *testing.T) {
 			}
 			// The raw sum, as an aggregator that skipped the check would
 			// publish it, does not verify either.
-			s, err := newSession(pkp.GroupKey, msg, list, tc.n)
+			s, err := newSession(pkp.GroupKey, msg, list, tc.n, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -166,6 +166,62 @@ func TestTooFewSigners(t *testing.T) {
 }
 
 // TestBadShareIdentified: a tampered signature share is named by ID.
+// aggregators are the two ways to aggregate: they differ only in what
+// they check again.
+var aggregators = map[string]func(*PublicKeyPackage, []byte, []SigningCommitment, []SignatureShare) ([]byte, error){
+	"Aggregate": Aggregate, "AggregateChecked": AggregateChecked,
+}
+
+// TestAggregateChecked: for commitments decoded from checked bytes,
+// AggregateChecked gives Aggregate's signature, which ed25519.Verify
+// accepts; DecodeCheckedSigningCommitment decodes what
+// DecodeSigningCommitment does and refuses bad lengths, identifier 0,
+// non-canonical encodings and the identity.
+func TestAggregateChecked(t *testing.T) {
+	rng := testRand(310)
+	shares, vss, _ := DealerKeygen(rng, 3, 4)
+	pkp, _ := vss.PublicKeyPackage(4)
+	msg := []byte("checked once")
+	nonces, list := round1(t, rng, shares, []uint16{1, 3, 4})
+	var stored []SigningCommitment
+	for _, c := range list {
+		d, err := DecodeCheckedSigningCommitment(c.Encode())
+		if err != nil || !d.equal(c) {
+			t.Fatalf("DecodeCheckedSigningCommitment(%x) = %v, %v", c.Encode(), d, err)
+		}
+		stored = append(stored, d)
+	}
+	sigShares := round2(t, shares, nonces, msg, list)
+	want, err := Aggregate(pkp, msg, list, sigShares)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := AggregateChecked(pkp, msg, stored, sigShares)
+	if err != nil || !bytes.Equal(got, want) || !ed25519.Verify(pkp.GroupKey.Bytes(), msg, got) {
+		t.Fatalf("AggregateChecked = %x, %v; Aggregate gave %x", got, err, want)
+	}
+	if _, err := AggregateChecked(pkp, []byte("another message"), stored, sigShares); err == nil {
+		t.Error("AggregateChecked accepts shares over another message")
+	}
+	good := list[0].Encode()
+	// (0, -1) with the sign bit set: SetBytes takes it, it is not canonical.
+	nonCanonical := bytes.Repeat([]byte{0xff}, 32)
+	nonCanonical[0] = 0xec
+	for _, tc := range []struct {
+		name string
+		b    []byte
+	}{
+		{"short", good[:65]},
+		{"identifier 0", append([]byte{0, 0}, good[2:]...)},
+		{"identity hiding", append(append([]byte{0, 1}, identity.Bytes()...), good[34:]...)},
+		{"non-canonical binding", append(slices.Clone(good[:34]), nonCanonical...)},
+	} {
+		if _, err := DecodeCheckedSigningCommitment(tc.b); err == nil {
+			t.Errorf("%s: DecodeCheckedSigningCommitment(%x) accepted", tc.name, tc.b)
+		}
+	}
+}
+
 func TestBadShareIdentified(t *testing.T) {
 	rng := testRand(300)
 	shares, vss, _ := DealerKeygen(rng, 3, 5)
@@ -186,13 +242,15 @@ func TestBadShareIdentified(t *testing.T) {
 					t.Errorf("VerifySignatureShare(%d): %v", sigShares[i].ID, err)
 				}
 			}
-			sig, err := Aggregate(pkp, msg, list, sigShares)
-			var ise *InvalidSharesError
-			if !errors.As(err, &ise) || sig != nil {
-				t.Fatalf("Aggregate: sig = %x, err = %v, want *InvalidSharesError", sig, err)
-			}
-			if !slices.Equal(ise.IDs, culprits) {
-				t.Errorf("culprits = %v, want %v", ise.IDs, culprits)
+			for name, agg := range aggregators {
+				sig, err := agg(pkp, msg, list, sigShares)
+				var ise *InvalidSharesError
+				if !errors.As(err, &ise) || sig != nil {
+					t.Fatalf("%s: sig = %x, err = %v, want *InvalidSharesError", name, sig, err)
+				}
+				if !slices.Equal(ise.IDs, culprits) {
+					t.Errorf("%s: culprits = %v, want %v", name, ise.IDs, culprits)
+				}
 			}
 		})
 	}
@@ -674,7 +732,9 @@ func BenchmarkSign3of4(b *testing.B) {
 	}
 }
 
-// BenchmarkAggregate3of4 measures Aggregate (with its ed25519.Verify) alone.
+// BenchmarkAggregate3of4 measures Aggregate (with its ed25519.Verify)
+// alone, and AggregateChecked with the commitments decoded from bytes as
+// the signing step does.
 func BenchmarkAggregate3of4(b *testing.B) {
 	rng := testRand(901)
 	shares, vss, _ := DealerKeygen(rng, 3, 4)
@@ -682,10 +742,32 @@ func BenchmarkAggregate3of4(b *testing.B) {
 	msg := []byte("benchmark message of a DNSKEY RRset")
 	nonces, list := round1(b, rng, shares, []uint16{1, 2, 4})
 	sigShares := round2(b, shares, nonces, msg, list)
-	for b.Loop() {
-		if _, err := Aggregate(pkp, msg, list, sigShares); err != nil {
-			b.Fatal(err)
-		}
+	var enc [][]byte
+	for _, c := range list {
+		enc = append(enc, c.Encode())
+	}
+	for _, bc := range []struct {
+		name   string
+		decode func([]byte) (SigningCommitment, error)
+		agg    func(*PublicKeyPackage, []byte, []SigningCommitment, []SignatureShare) ([]byte, error)
+	}{
+		{"Aggregate", DecodeSigningCommitment, Aggregate},
+		{"AggregateChecked", DecodeCheckedSigningCommitment, AggregateChecked},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				l := make([]SigningCommitment, len(enc))
+				for i, e := range enc {
+					var err error
+					if l[i], err = bc.decode(e); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if _, err := bc.agg(pkp, msg, l, sigShares); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

@@ -141,7 +141,7 @@ func TestRFC9591Vector(t *testing.T) {
 		commitments = append(commitments, nc.Commitment())
 	}
 	inputs := bindingFactorInputs(pkp.GroupKey, msg, commitments)
-	s, err := newSession(pkp.GroupKey, msg, commitments, n)
+	s, err := newSession(pkp.GroupKey, msg, commitments, n, false)
 	if err != nil {
 		t.Fatal(err)
 	}
