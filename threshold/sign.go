@@ -304,7 +304,6 @@ func bindingFactorInputs(groupKey *edwards25519.Point, msg []byte, commitments [
 	return in
 }
 
-//
 // With checked, the group key and the commitments' points are taken as
 // checked already (see AggregateChecked): only the identifiers are.
 func newSession(groupKey *edwards25519.Point, msg []byte, commitments []SigningCommitment, n int, checked bool) (*session, error) {
