@@ -304,8 +304,10 @@ func bindingFactorInputs(groupKey *edwards25519.Point, msg []byte, commitments [
 	return in
 }
 
-// With checked, the group key and the commitments' points are taken as
-// checked already (see AggregateChecked): only the identifiers are.
+// newSession derives the session of (group key, msg, commitment list) after
+// checking the list. With checked, the group key and the commitments'
+// points are taken as checked already (see AggregateChecked): only the
+// identifiers are.
 func newSession(groupKey *edwards25519.Point, msg []byte, commitments []SigningCommitment, n int, checked bool) (*session, error) {
 	if checked {
 		if groupKey == nil {
