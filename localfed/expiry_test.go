@@ -21,6 +21,9 @@ import (
 // (never anything unsigned or expired); once enough members sign again, a
 // fresh signed version is served.
 func TestSignaturesExpire(t *testing.T) {
+	// Mostly waiting for signatures to expire: it runs beside the other
+	// parallel test, after the sequential ones.
+	t.Parallel()
 	// A root of the members' TLDs and 40 others keeps the test short: the
 	// whole real root's first signing (~2,800 RRsets to commit to, then
 	// sign) takes much of a minute on a loaded machine.

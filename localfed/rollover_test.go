@@ -83,6 +83,7 @@ func keyTag(zk registry.ZoneKey) uint16 {
 // on; every node serves a whole signed version at every moment; the steps
 // are in the log; the nodes destroy their shares of the retired key.
 func TestKeyRollover(t *testing.T) {
+	t.Parallel() // beside TestSignaturesExpire, which mostly waits
 	sp := constitution.DefaultSigning
 	sp.RolloverPublish, sp.RolloverRetire = constitution.Duration(20*time.Second), constitution.Duration(15*time.Second)
 	f, dir := startDevSigning(t, 4, &sp)
