@@ -61,22 +61,7 @@ func (c SigningCommitment) Encode() []byte {
 // DecodeSigningCommitment decodes a commitment received from a signer,
 // checking both points with DecodePoint.
 func DecodeSigningCommitment(b []byte) (SigningCommitment, error) {
-	if len(b) != SigningCommitmentSize {
-		return SigningCommitment{}, fmt.Errorf("threshold: signing commitment is %d bytes, want %d", len(b), SigningCommitmentSize)
-	}
-	id := readID(b)
-	if id == 0 {
-		return SigningCommitment{}, fmt.Errorf("threshold: signing commitment identifier 0: %w", ErrInvalidID)
-	}
-	d, err := DecodePoint(b[2:34])
-	if err != nil {
-		return SigningCommitment{}, fmt.Errorf("threshold: signing commitment of %d, hiding: %w", id, err)
-	}
-	e, err := DecodePoint(b[34:66])
-	if err != nil {
-		return SigningCommitment{}, fmt.Errorf("threshold: signing commitment of %d, binding: %w", id, err)
-	}
-	return SigningCommitment{ID: id, Hiding: d, Binding: e}, nil
+	return decodeSigningCommitment(b, DecodePoint)
 }
 
 // DecodeCheckedSigningCommitment decodes a commitment whose points passed
@@ -86,6 +71,10 @@ func DecodeSigningCommitment(b []byte) (SigningCommitment, error) {
 // the subgroup, which is most of the cost of aggregating. Bytes from
 // anywhere else go through DecodeSigningCommitment.
 func DecodeCheckedSigningCommitment(b []byte) (SigningCommitment, error) {
+	return decodeSigningCommitment(b, decodeCheckedPoint)
+}
+
+func decodeSigningCommitment(b []byte, point func([]byte) (*edwards25519.Point, error)) (SigningCommitment, error) {
 	if len(b) != SigningCommitmentSize {
 		return SigningCommitment{}, fmt.Errorf("threshold: signing commitment is %d bytes, want %d", len(b), SigningCommitmentSize)
 	}
@@ -93,11 +82,11 @@ func DecodeCheckedSigningCommitment(b []byte) (SigningCommitment, error) {
 	if id == 0 {
 		return SigningCommitment{}, fmt.Errorf("threshold: signing commitment identifier 0: %w", ErrInvalidID)
 	}
-	d, err := decodeCheckedPoint(b[2:34])
+	d, err := point(b[2:34])
 	if err != nil {
 		return SigningCommitment{}, fmt.Errorf("threshold: signing commitment of %d, hiding: %w", id, err)
 	}
-	e, err := decodeCheckedPoint(b[34:66])
+	e, err := point(b[34:66])
 	if err != nil {
 		return SigningCommitment{}, fmt.Errorf("threshold: signing commitment of %d, binding: %w", id, err)
 	}
