@@ -87,6 +87,39 @@ func TestSignedThroughConsensus(t *testing.T) {
 	f, dir := startDevSigning(t, 4, &sp)
 	zk := generateKey(t, f, dir)
 	keyAt := time.Now()
+	// A node that does not sign the batch restarts while the batches are
+	// signed: it plans the open request again from its store (the window
+	// the first batch set) and agrees with the others (sameAppHash below).
+	var restart string
+	eventually(t, "the first request past its first batch, or signed", 120*time.Second, func() error {
+		var r registry.SigningRequest
+		var open, signed bool
+		f.Nodes["alpha"].App().View(func(s *registry.State) {
+			r, open = s.SigningRequest()
+			_, signed = s.Signed()
+		})
+		switch {
+		case signed:
+			return nil // too late to restart in the middle
+		case !open || r.Round != registry.RoundRRsets || r.Done == 0 || len(r.Signers) == 0:
+			return fmt.Errorf("request %d: round %q, %d of %d done, signers %v", r.ID, r.Round, r.Done, r.RRsets, r.Signers)
+		}
+		for _, m := range MemberNames[:4] {
+			if r.SignerIndex(m) < 0 {
+				restart = m
+			}
+		}
+		t.Logf("restarting %s in request %d's batch from message %d of %d (signers %v)", restart, r.ID, r.Done, r.RRsets, r.Signers)
+		return nil
+	})
+	if restart != "" {
+		f.StopMember(restart)
+		if err := f.StartMember(restart, ""); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		t.Log("the root was signed before a node could be restarted in the middle")
+	}
 	var first uint32
 	eventually(t, "every node serves a signed zone", 120*time.Second, func() error {
 		var serials []uint32
