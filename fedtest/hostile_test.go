@@ -220,13 +220,7 @@ func TestHostileMember(t *testing.T) {
 //
 //	go test -run XXX -bench FloodBound -benchtime 50x ./fedtest   # as root
 func BenchmarkFloodBound(b *testing.B) {
-	rate := floodRate
-	if s := os.Getenv("FEDTEST_FLOOD"); s != "" {
-		var err error
-		if rate, err = strconv.Atoi(s); err != nil || rate < 1 {
-			b.Fatalf("FEDTEST_FLOOD=%q is not a positive rate", s)
-		}
-	}
+	rate := envRate(b, "FEDTEST_FLOOD", floodRate)
 	cl := newCluster(b, 4)
 	cl.found(4)
 	cl.startAll()
@@ -253,6 +247,27 @@ func BenchmarkFloodBound(b *testing.B) {
 		}
 		rejected = max(rejected, r)
 	}
+	reportFlood(b, base, flooded)
+	b.ReportMetric(rejected, "rejected-in-blocks")
+}
+
+// envRate returns the positive rate in the environment variable name, or
+// def if it is not set.
+func envRate(b *testing.B, name string, def int) int {
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	rate, err := strconv.Atoi(s)
+	if err != nil || rate < 1 {
+		b.Fatalf("%s=%q is not a positive rate", name, s)
+	}
+	return rate
+}
+
+// reportFlood reports the honest latencies of a flood benchmark's two
+// phases (sorted) and their ratios.
+func reportFlood(b *testing.B, base, flooded []time.Duration) {
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	b.ReportMetric(ms(quantile(base, 0.5)), "base-p50-ms")
 	b.ReportMetric(ms(quantile(base, 0.99)), "base-p99-ms")
@@ -260,6 +275,5 @@ func BenchmarkFloodBound(b *testing.B) {
 	b.ReportMetric(ms(quantile(flooded, 0.99)), "flood-p99-ms")
 	b.ReportMetric(ms(quantile(flooded, 0.5))/ms(quantile(base, 0.5)), "p50-ratio")
 	b.ReportMetric(ms(quantile(flooded, 0.99))/ms(quantile(base, 0.99)), "p99-ratio")
-	b.ReportMetric(rejected, "rejected-in-blocks")
 	b.ReportMetric(0, "ns/op")
 }
