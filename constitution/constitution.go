@@ -153,8 +153,8 @@ type Signing struct {
 	RolloverRetire  Duration `json:"rollover_retire,omitempty"`
 	// Batch is how many signatures one signing session makes at most: a
 	// version that needs more is signed in batches, one after another,
-	// each with its own nonce commitments, so that a zone of any size goes
-	// through nonce pools of bounded size. 1..MaxSigningBatch; zero means
+	// each with its own nonce commitments, so that nonce pools stay
+	// bounded whatever the zone's size. 1..MaxSigningBatch; zero means
 	// the default (MaxSigningBatch).
 	Batch int `json:"batch,omitempty"`
 }

@@ -45,8 +45,8 @@ import (
 //     signing batch (Signing.Batch) messages, one after another: each
 //     batch is a session of its own with its own commitments, and its
 //     aggregated signatures are kept under a key of their own until the
-//     version is published. So no pool needs more than a batch and a zone
-//     of any size can be signed through pools of MaxPool.
+//     version is published. So no pool needs more than a batch, whatever
+//     the number of RRsets to sign.
 //   - A signed version whose first signature expires within the
 //     constitution's refresh time is replaced: the block bumps the serial,
 //     and that new version is signed like any other.
