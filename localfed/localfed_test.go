@@ -32,7 +32,7 @@ func startDevSigning(t *testing.T, n int, signing *constitution.Signing) (*Feder
 
 // startDevZone is startDevSigning with the master file zone imported
 // instead of the real root.
-func startDevZone(t *testing.T, n int, signing *constitution.Signing, zone []byte) (*Federation, string) {
+func startDevZone(t testing.TB, n int, signing *constitution.Signing, zone []byte) (*Federation, string) {
 	t.Helper()
 	dir := t.TempDir()
 	if _, err := createDevZone(dir, n, signing, zone); err != nil {

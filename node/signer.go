@@ -52,10 +52,12 @@ func noncePath(home string, ceremony uint64) string {
 type signerState struct {
 	ceremony uint64
 	nonces   map[[64]byte][]byte // commitment → encoded nonces
-	// noncesSent counts commitments sent and not yet seen in the pool,
-	// sentAt the height they were sent at.
+	// noncesSent counts the commitments sent at height noncesAt, when
+	// the pool had received noncesBase in all (used and unused); those
+	// received since are no longer in flight.
 	noncesSent int
 	noncesAt   int64
+	noncesBase uint64
 	// sharesSent names the chunks of request sharesFor sent
 	// (request/session/chunk) and when.
 	sharesSent map[string]int64
@@ -207,10 +209,18 @@ func (n *Node) signActions(zk registry.ZoneKey, loadShare func() (*threshold.Key
 		}
 	}
 
-	// Forget nonces whose commitments the federation no longer holds, when
-	// none are in flight.
-	if ss.noncesSent > 0 && (pool.Len() >= ss.noncesSent || height >= ss.noncesAt+resendAfter) {
+	// Commitments still in flight: those sent less what the pool received
+	// since (all of them counted, used or not). After resendAfter blocks
+	// the rest count as dropped. Counting right matters: a pool refuses
+	// what would take it past MaxPool, and a refused action leaves a gap
+	// in this node's sequence numbers that holds up its shares.
+	received := pool.Used + uint64(pool.Len())
+	if ss.noncesSent > 0 && (received < ss.noncesBase || received >= ss.noncesBase+uint64(ss.noncesSent) || height >= ss.noncesAt+resendAfter) {
 		ss.noncesSent = 0
+	}
+	inFlight := 0
+	if ss.noncesSent > 0 {
+		inFlight = ss.noncesSent - int(received-ss.noncesBase)
 	}
 	if ss.noncesSent == 0 {
 		keep := map[[64]byte]bool{}
@@ -244,7 +254,7 @@ func (n *Node) signActions(zk registry.ZoneKey, loadShare func() (*threshold.Key
 		want += req.RRsets - req.Done // the batches still to come, as far as the pool holds
 	}
 	want = min(want, registry.MaxPool)
-	have := pool.Len() + ss.noncesSent
+	have := pool.Len() + inFlight
 	if have >= want {
 		return txs, nil
 	}
@@ -275,6 +285,9 @@ func (n *Node) signActions(zk registry.ZoneKey, loadShare func() (*threshold.Key
 	// The nonces are on disk before their commitments leave the node.
 	if err := n.saveNonces(zk.Ceremony, ss.nonces); err != nil {
 		return txs, fmt.Errorf("node: saving nonces: %v", err)
+	}
+	if ss.noncesSent == 0 {
+		ss.noncesBase = received
 	}
 	for _, data := range batches {
 		if err := send(&action.Signing{Step: action.StepNonces, Ceremony: zk.Ceremony, Data: base64.StdEncoding.EncodeToString(data)}); err != nil {
