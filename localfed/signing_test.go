@@ -146,18 +146,7 @@ func TestSignedThroughConsensus(t *testing.T) {
 	}
 	// The first request went through batches: sessions of its rrsets
 	// round that begin past its first message.
-	later := 0
-	lg := f.Nodes["alpha"].App().Log()
-	for i := range lg.Size() {
-		e, err := lg.Entry(i)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ev, err := registry.DecodeEvent(e); err == nil && ev.Event == "signing.session" && ev.Request == v.Request && ev.Round == registry.RoundRRsets && ev.First > 0 {
-			later++
-		}
-	}
-	if later < 2 {
+	if _, later := rrsetsSessions(requestEvents(t, f, v.Request)); later < 2 {
 		t.Errorf("request %d (%d signatures, batches of %d) had %d sessions past its first batch, want at least 2", v.Request, v.Signatures, sp.Batch, later)
 	}
 
