@@ -25,11 +25,12 @@ import (
 //     (deterministically, rotating with the request) and moves, for each
 //     message, one commitment of each signer out of its pool into the
 //     request: a commitment is used in exactly one session, so a nonce can
-//     never sign two messages. Each session of the rrsets round sets the
-//     signatures' validity window from its own block time, so that the
-//     time spent waiting for nonce commitments does not shorten their
-//     lives (the zonemd round keeps the rrsets round's window). The signers send their signature shares as
-//     sign actions (step "shares"), in chunks of action.SharesPerChunk.
+//     never sign two messages. A session of the rrsets round's first
+//     batch sets the signatures' validity window from its own block time,
+//     so that waiting for nonce commitments does not shorten their lives;
+//     later batches and the zonemd round keep it. The signers send their
+//     signature shares as sign actions (step "shares"), in chunks of
+//     action.SharesPerChunk.
 //   - When every share of the session is in, the signing step aggregates and
 //     verifies; a signer whose share is invalid is named and excluded and a
 //     new session begins without it (SigningBlame). A signer that has not
@@ -101,8 +102,8 @@ type SigningRequest struct {
 	Target uint32 `json:"target"`
 	Base   uint64 `json:"base"`
 	// Inception and Expiration are the validity window of the signatures
-	// the current session makes: set when a session of the rrsets round
-	// begins, from its block time. Opened is the block time of the
+	// the request makes: set, from its block time, when a session of the
+	// rrsets round's first batch begins. Opened is the block time of the
 	// opening, from which the plan chose the RRsets to sign (those whose
 	// signature expires within the refresh time of Opened).
 	Inception  time.Time `json:"inception"`

@@ -192,8 +192,8 @@ func (st *Step) planOf(s *registry.State, r registry.SigningRequest, key dnssec.
 }
 
 // retime sets the validity window of the plan's signatures to r's current
-// one (see registry.SigningRequest): a new session of the rrsets round may
-// have moved it. The zonemd round keeps the window of the rrsets round.
+// one (see registry.SigningRequest): a new session of the rrsets round's
+// first batch may have moved it; later it stays.
 func (st *Step) retime(r registry.SigningRequest) error {
 	if r.Round != registry.RoundRRsets {
 		return nil
