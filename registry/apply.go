@@ -13,6 +13,7 @@ import (
 
 	"github.com/commonroot/commonroot/action"
 	"github.com/commonroot/commonroot/constitution"
+	"github.com/commonroot/commonroot/threshold"
 )
 
 // MaxLifetime bounds how far in the future an action may expire.
@@ -528,6 +529,9 @@ func empty(c *constitution.Constitution) *State {
 		hostUsers:    map[string]map[string]bool{},
 		elems:        map[string][32]byte{},
 		dirty:        map[string]bool{},
+		stale:        map[string]bool{},
+		encoded:      map[string][]byte{},
+		points:       threshold.NewPointMemo(pointMemoSize),
 	}
 }
 

@@ -700,6 +700,16 @@ func FuzzDKGAction(f *testing.F) {
 }
 
 // loadStored loads a state from stored keys and values.
+// storedForm returns s's persisted keys and values, as a node stores them.
+func storedForm(s *State) map[string][]byte {
+	s.settle()
+	out := map[string][]byte{}
+	for k := range s.elems {
+		out[k] = s.encode(k)
+	}
+	return out
+}
+
 func loadStored(t testing.TB, stored map[string][]byte) *State {
 	t.Helper()
 	s, err := Load(func(yield func(string, []byte) error) error {

@@ -61,11 +61,7 @@ func TestKeyRollover(t *testing.T) {
 	ipub, iret := time.Duration(pol.RolloverPublish), time.Duration(pol.RolloverRetire)
 	reload := func(when string) {
 		t.Helper()
-		stored := map[string][]byte{}
-		for _, k := range sortedKeys(r.f.s.elems) {
-			stored[k] = r.f.s.encode(k)
-		}
-		if got := loadStored(t, stored); got.Digest() != r.f.s.Digest() {
+		if got := loadStored(t, storedForm(r.f.s)); got.Digest() != r.f.s.Digest() {
 			t.Fatalf("%s: the reloaded state has another digest", when)
 		}
 	}

@@ -253,11 +253,21 @@ func (s *State) Pool(member string) (Pool, bool) {
 }
 
 // SigningRequest returns the open signing request, if any (at most one).
+// The copy shares no slice that later blocks write into: a reader may keep
+// it outside the state's lock. (Commitments and received share chunks are
+// never written in place.)
 func (s *State) SigningRequest() (SigningRequest, bool) {
 	if s.signing == nil {
 		return SigningRequest{}, false
 	}
-	return *s.signing, true
+	r := *s.signing
+	r.Signers, r.Excluded = slices.Clone(r.Signers), slices.Clone(r.Excluded)
+	r.Commitments = slices.Clone(r.Commitments)
+	r.Shares = make([][][]byte, len(s.signing.Shares))
+	for i, chunks := range s.signing.Shares {
+		r.Shares[i] = slices.Clone(chunks)
+	}
+	return r, true
 }
 
 // RoundSignatures returns the aggregated signatures of the open request's
@@ -341,10 +351,10 @@ func (s *State) signAction(a *action.Signed, b *action.Signing) (func(), error) 
 		}
 		for i := range n {
 			c := data[i*action.NonceSize : (i+1)*action.NonceSize]
-			if _, err := threshold.DecodePoint(c[:32]); err != nil {
+			if err := s.points.Check(c[:32]); err != nil {
 				return nil, reject(CodeInvalid, "nonce commitment %d: hiding point: %v", i, err)
 			}
-			if _, err := threshold.DecodePoint(c[32:]); err != nil {
+			if err := s.points.Check(c[32:]); err != nil {
 				return nil, reject(CodeInvalid, "nonce commitment %d: binding point: %v", i, err)
 			}
 			if seen[[32]byte(c)] {

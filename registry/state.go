@@ -42,6 +42,7 @@ import (
 
 	"github.com/commonroot/commonroot/action"
 	"github.com/commonroot/commonroot/constitution"
+	"github.com/commonroot/commonroot/threshold"
 )
 
 // Member is a voting member.
@@ -179,9 +180,20 @@ type State struct {
 	// each key's element hash so it can be taken out again.
 	digest lthash
 	elems  map[string][32]byte
-	// dirty lists keys changed since the last TakeWrites.
-	dirty map[string]bool
+	// dirty lists keys changed since the last TakeWrites; stale those of
+	// them whose element in digest is not yet their object's current
+	// stored form, and encoded the stored forms settled so far (nil: gone).
+	dirty   map[string]bool
+	stale   map[string]bool
+	encoded map[string][]byte
+
+	// points remembers the nonce commitments' points found valid, by
+	// Check (a node's mempool) or by Apply: each is checked once.
+	points *threshold.PointMemo
 }
+
+// pointMemoSize is enough points for the full pools of eight key holders.
+const pointMemoSize = 8 * 2 * MaxPool
 
 // Constitution returns the constitution in force.
 func (s *State) Constitution() *constitution.Constitution { return s.c }
@@ -307,7 +319,10 @@ func (s *State) Restricted(tld string) bool {
 
 // Digest is the LtHash-based digest of the whole persisted state: it changes
 // with any key or value, and costs O(changes) to keep up to date.
-func (s *State) Digest() [32]byte { return s.digest.sum() }
+func (s *State) Digest() [32]byte {
+	s.settle()
+	return s.digest.sum()
+}
 
 // Write is one persisted key and its new value (nil: deleted).
 type Write struct {
@@ -318,12 +333,14 @@ type Write struct {
 // TakeWrites returns the writes since the last call, sorted by key, and
 // forgets them. The node stores them atomically at Commit.
 func (s *State) TakeWrites() []Write {
+	s.settle()
 	keys := sortedKeys(s.dirty)
 	out := make([]Write, 0, len(keys))
 	for _, k := range keys {
-		out = append(out, Write{Key: k, Value: s.encode(k)})
+		out = append(out, Write{Key: k, Value: s.encoded[k]})
 	}
-	s.dirty = map[string]bool{}
+	clear(s.dirty)
+	clear(s.encoded)
 	return out
 }
 
@@ -416,18 +433,32 @@ func (s *State) encode(key string) []byte {
 	return b
 }
 
-// touch marks key changed and updates the digest.
+// touch marks key's object changed (or gone). Its stored form and its
+// element of the digest are brought up to date by settle, once however
+// many times the object changed since: a pool or a signing request that
+// takes many actions in a block is encoded once, not once per action.
 func (s *State) touch(key string) {
-	if old, ok := s.elems[key]; ok {
-		s.digest.remove(old)
-		delete(s.elems, key)
-	}
-	if v := s.encode(key); v != nil {
-		e := elem(key, v)
-		s.digest.add(e)
-		s.elems[key] = e
-	}
 	s.dirty[key] = true
+	s.stale[key] = true
+}
+
+// settle encodes the objects touched since it last ran and puts their
+// elements in the digest in place of their old ones.
+func (s *State) settle() {
+	for _, key := range sortedKeys(s.stale) {
+		if old, ok := s.elems[key]; ok {
+			s.digest.remove(old)
+			delete(s.elems, key)
+		}
+		v := s.encode(key)
+		if v != nil {
+			e := elem(key, v)
+			s.digest.add(e)
+			s.elems[key] = e
+		}
+		s.encoded[key] = v
+	}
+	clear(s.stale)
 }
 
 func elem(key string, value []byte) [32]byte {
