@@ -78,6 +78,31 @@ func rrsetsSessions(events []*registry.Event) (sessions, laterBatches int) {
 	return sessions, laterBatches
 }
 
+// logSessions logs a request's sessions and exclusions, with their block
+// heights and times from the request's opening, and returns why it was
+// abandoned ("" if not).
+func logSessions(t testing.TB, events []*registry.Event) (abandoned string) {
+	t.Helper()
+	var opened time.Time
+	for _, ev := range events {
+		at := fmt.Sprintf("height %d, %s", ev.Height, ev.Time.Sub(opened).Round(100*time.Millisecond))
+		switch ev.Event {
+		case "signing.opened":
+			opened = ev.Time
+			t.Logf("request %d opened at height %d: %d messages", ev.Request, ev.Height, ev.Count)
+		case "signing.session":
+			t.Logf("%s session %d, messages %d–%d of %d, signers %s: %s", ev.Round, ev.Attempt, ev.First+1, ev.First+ev.Count, ev.Total, strings.Join(ev.Participants, " "), at)
+		case "signing.excluded":
+			t.Logf("%s excluded from session %d: %s (%s)", ev.Member, ev.Attempt, ev.Reason, at)
+		case "zone.signed":
+			t.Logf("signed version published: %s", at)
+		case "signing.abandoned":
+			abandoned = ev.Reason
+		}
+	}
+	return abandoned
+}
+
 // TestSignBeyondPool: the first signing of a zone whose RRsets to sign
 // outnumber what a nonce pool holds (the root and 3,000 delegations with
 // DS: ~8,800 signatures, MaxPool 8,192) goes through in batches of 4,096,
@@ -93,13 +118,8 @@ func TestSignBeyondPool(t *testing.T) {
 	if v.Signatures <= registry.MaxPool || later < 2 {
 		t.Errorf("%d signatures, %d sessions past the first batch; want more than %d and at least 2", v.Signatures, later, registry.MaxPool)
 	}
-	for _, ev := range events {
-		switch ev.Event {
-		case "signing.excluded":
-			t.Logf("%s excluded from session %d: %s", ev.Member, ev.Attempt, ev.Reason)
-		case "signing.abandoned":
-			t.Errorf("request %d abandoned: %s", ev.Request, ev.Reason)
-		}
+	if abandoned := logSessions(t, events); abandoned != "" {
+		t.Errorf("request %d abandoned: %s", v.Request, abandoned)
 	}
 	sameAppHash(t, f)
 }
@@ -127,6 +147,9 @@ func BenchmarkSignLargeZone(b *testing.B) {
 	took, v, events := firstSigning(b, f, dir, 20*time.Minute)
 	b.StopTimer()
 	sessions, _ := rrsetsSessions(events)
+	if abandoned := logSessions(b, events); abandoned != "" {
+		b.Errorf("request %d abandoned: %s", v.Request, abandoned)
+	}
 	b.ReportMetric(took.Seconds(), "sign-s")
 	b.ReportMetric(float64(v.Signatures), "signatures")
 	b.ReportMetric(float64(sessions), "sessions")

@@ -348,7 +348,7 @@ func (n *Node) sendShares(req registry.SigningRequest, j int, loadShare func() (
 			if err != nil {
 				return err
 			}
-			sh, err := threshold.Sign(share, no, msgs[i], list)
+			sh, err := threshold.SignChecked(share, no, msgs[i], list)
 			if err != nil {
 				return fmt.Errorf("node: signing message %d of request %d: %v", i, req.ID, err)
 			}

@@ -1,6 +1,7 @@
 package threshold
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
@@ -45,6 +46,11 @@ type SigningCommitment struct {
 	ID      uint16
 	Hiding  *edwards25519.Point // D_i = [d_i]B
 	Binding *edwards25519.Point // E_i = [e_i]B
+	// enc, when not nil, is the encoding of Hiding then Binding, kept by
+	// the decoders: encoding a point costs a field inversion, and every
+	// session encodes the whole commitment list. Hiding and Binding are
+	// not to be changed after decoding.
+	enc []byte
 }
 
 // SigningCommitmentSize is the length of an encoded SigningCommitment.
@@ -52,8 +58,14 @@ const SigningCommitmentSize = IDSize + 2*PointSize
 
 // Encode returns ID (2 bytes, big-endian) || Hiding || Binding.
 func (c SigningCommitment) Encode() []byte {
-	b := make([]byte, 0, SigningCommitmentSize)
-	b = appendID(b, c.ID)
+	return c.appendPoints(appendID(make([]byte, 0, SigningCommitmentSize), c.ID))
+}
+
+// appendPoints appends the encodings of Hiding and Binding to b.
+func (c SigningCommitment) appendPoints(b []byte) []byte {
+	if len(c.enc) == 2*PointSize {
+		return append(b, c.enc...)
+	}
 	b = append(b, c.Hiding.Bytes()...)
 	return append(b, c.Binding.Bytes()...)
 }
@@ -90,7 +102,7 @@ func decodeSigningCommitment(b []byte, point func([]byte) (*edwards25519.Point, 
 	if err != nil {
 		return SigningCommitment{}, fmt.Errorf("threshold: signing commitment of %d, binding: %w", id, err)
 	}
-	return SigningCommitment{ID: id, Hiding: d, Binding: e}, nil
+	return SigningCommitment{ID: id, Hiding: d, Binding: e, enc: bytes.Clone(b[2:66])}, nil
 }
 
 func (c SigningCommitment) equal(o SigningCommitment) bool {
@@ -270,6 +282,8 @@ type session struct {
 	rho         []*edwards25519.Scalar // rho[i] belongs to commitments[i]
 	r           *edwards25519.Point
 	c           *edwards25519.Scalar
+	// gk and rEnc encode the group key and r.
+	gk, rEnc []byte
 }
 
 // encodeCommitmentList is RFC 9591 §4.3 encode_group_commitment_list.
@@ -277,15 +291,15 @@ func encodeCommitmentList(commitments []SigningCommitment) []byte {
 	b := make([]byte, 0, len(commitments)*(ScalarSize+2*PointSize))
 	for _, c := range commitments {
 		b = append(b, idScalar(c.ID).Bytes()...)
-		b = append(b, c.Hiding.Bytes()...)
-		b = append(b, c.Binding.Bytes()...)
+		b = c.appendPoints(b)
 	}
 	return b
 }
 
-// bindingFactorInputs returns RFC 9591 §4.4's rho_input for each commitment.
-func bindingFactorInputs(groupKey *edwards25519.Point, msg []byte, commitments []SigningCommitment) [][]byte {
-	prefix := append(append(groupKey.Bytes(), h4(msg)...), h5(encodeCommitmentList(commitments))...)
+// bindingFactorInputs returns RFC 9591 §4.4's rho_input for each commitment;
+// groupKey is the group key's encoding.
+func bindingFactorInputs(groupKey []byte, msg []byte, commitments []SigningCommitment) [][]byte {
+	prefix := append(append(slices.Clip(groupKey), h4(msg)...), h5(encodeCommitmentList(commitments))...)
 	in := make([][]byte, len(commitments))
 	for i, c := range commitments {
 		in[i] = append(slices.Clip(prefix), idScalar(c.ID).Bytes()...)
@@ -313,10 +327,10 @@ func newSession(groupKey *edwards25519.Point, msg []byte, commitments []SigningC
 			return nil, err
 		}
 	}
-	s := &session{commitments: commitments}
+	s := &session{commitments: commitments, gk: groupKey.Bytes()}
 	scalars := make([]*edwards25519.Scalar, 0, 2*len(commitments))
 	points := make([]*edwards25519.Point, 0, 2*len(commitments))
-	for i, in := range bindingFactorInputs(groupKey, msg, commitments) {
+	for i, in := range bindingFactorInputs(s.gk, msg, commitments) {
 		c := commitments[i]
 		rho := h1(in)
 		s.ids = append(s.ids, c.ID)
@@ -330,7 +344,8 @@ func newSession(groupKey *edwards25519.Point, msg []byte, commitments []SigningC
 		return nil, fmt.Errorf("threshold: group commitment is the identity: %w", ErrInvalidPoint)
 	}
 	// compute_challenge (§4.6): H2(R || PK || msg), RFC 8032's k.
-	s.c = h2(s.r.Bytes(), groupKey.Bytes(), msg)
+	s.rEnc = s.r.Bytes()
+	s.c = h2(s.rEnc, s.gk, msg)
 	return s, nil
 }
 
@@ -349,6 +364,19 @@ func (s *session) index(id uint16) int {
 // threshold; the caller must have checked msg against its policy (a signer is
 // not a signing oracle, RFC 9591 §7.7).
 func Sign(share *KeyShare, nonces *SigningNonces, msg []byte, commitments []SigningCommitment) (SignatureShare, error) {
+	return sign(share, nonces, msg, commitments, false)
+}
+
+// SignChecked is Sign for a commitment list whose points were all checked
+// when they were received and kept since (as AggregateChecked): a signer
+// whose own replica of the federation's state checked every commitment on
+// its arrival in a pool does not check them again for each message, which
+// is most of Sign's cost.
+func SignChecked(share *KeyShare, nonces *SigningNonces, msg []byte, commitments []SigningCommitment) (SignatureShare, error) {
+	return sign(share, nonces, msg, commitments, true)
+}
+
+func sign(share *KeyShare, nonces *SigningNonces, msg []byte, commitments []SigningCommitment, checked bool) (SignatureShare, error) {
 	if nonces == nil || nonces.used {
 		return SignatureShare{}, fmt.Errorf("threshold: sign: %w", ErrNonceReused)
 	}
@@ -359,7 +387,7 @@ func Sign(share *KeyShare, nonces *SigningNonces, msg []byte, commitments []Sign
 	if nonces.id != share.ID {
 		return SignatureShare{}, fmt.Errorf("threshold: sign: nonces of participant %d used with key share %d", nonces.id, share.ID)
 	}
-	s, err := newSession(share.GroupKey, msg, commitments, 0, false)
+	s, err := newSession(share.GroupKey, msg, commitments, 0, checked)
 	if err != nil {
 		return SignatureShare{}, fmt.Errorf("threshold: sign as %d: %w", share.ID, err)
 	}
@@ -470,8 +498,8 @@ func aggregate(pkp *PublicKeyPackage, msg []byte, commitments []SigningCommitmen
 	for _, sh := range byIndex {
 		z.Add(z, sh.Z)
 	}
-	sig := append(s.r.Bytes(), z.Bytes()...)
-	if ed25519.Verify(ed25519.PublicKey(pkp.GroupKey.Bytes()), msg, sig) {
+	sig := append(slices.Clip(s.rEnc), z.Bytes()...)
+	if ed25519.Verify(ed25519.PublicKey(s.gk), msg, sig) {
 		return sig, nil
 	}
 	var bad []uint16

@@ -173,6 +173,7 @@ var aggregators = map[string]func(*PublicKeyPackage, []byte, []SigningCommitment
 }
 
 // TestAggregateChecked: for commitments decoded from checked bytes,
+// SignChecked gives each signer's Sign share (and consumes the nonces),
 // AggregateChecked gives Aggregate's signature, which ed25519.Verify
 // accepts; DecodeCheckedSigningCommitment decodes what
 // DecodeSigningCommitment does and refuses bad lengths, identifier 0,
@@ -191,7 +192,25 @@ func TestAggregateChecked(t *testing.T) {
 		}
 		stored = append(stored, d)
 	}
+	saved := map[uint16][]byte{}
+	for id, nc := range nonces {
+		saved[id], _ = nc.Encode()
+	}
 	sigShares := round2(t, shares, nonces, msg, list)
+	// SignChecked over the decoded list gives each signer's share again.
+	for i, c := range stored {
+		nc, err := DecodeSigningNonces(saved[c.ID])
+		if err != nil {
+			t.Fatal(err)
+		}
+		sh, err := SignChecked(shares[c.ID-1], nc, msg, stored)
+		if err != nil || sh.ID != c.ID || sh.Z.Equal(sigShares[i].Z) != 1 {
+			t.Fatalf("SignChecked as %d = %v, %v; Sign gave %v", c.ID, sh, err, sigShares[i])
+		}
+		if _, err := SignChecked(shares[c.ID-1], nc, msg, stored); !errors.Is(err, ErrNonceReused) {
+			t.Errorf("SignChecked with used nonces: %v, want ErrNonceReused", err)
+		}
+	}
 	want, err := Aggregate(pkp, msg, list, sigShares)
 	if err != nil {
 		t.Fatal(err)
@@ -729,6 +748,33 @@ func BenchmarkSign3of4(b *testing.B) {
 		if _, err := Aggregate(pkp, msg, list, round2(b, shares, nonces, msg, list)); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkSignShare measures one signer's share of a message, with the
+// commitment list's points checked (Sign) and taken as checked on arrival
+// (SignChecked, as the node's signer does with the pool's commitments).
+func BenchmarkSignShare(b *testing.B) {
+	rng := testRand(902)
+	shares, _, _ := DealerKeygen(rng, 3, 4)
+	msg := []byte("benchmark message of a DNSKEY RRset")
+	for _, bc := range []struct {
+		name string
+		sign func(*KeyShare, *SigningNonces, []byte, []SigningCommitment) (SignatureShare, error)
+	}{{"Sign", Sign}, {"SignChecked", SignChecked}} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				nonces, list := round1(b, rng, shares, []uint16{1, 2, 4})
+				for i, c := range list {
+					list[i], _ = DecodeCheckedSigningCommitment(c.Encode())
+				}
+				b.StartTimer()
+				if _, err := bc.sign(shares[0], nonces[1], msg, list); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

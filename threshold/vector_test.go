@@ -140,7 +140,7 @@ func TestRFC9591Vector(t *testing.T) {
 		nonces[o.Identifier] = nc
 		commitments = append(commitments, nc.Commitment())
 	}
-	inputs := bindingFactorInputs(pkp.GroupKey, msg, commitments)
+	inputs := bindingFactorInputs(pkp.GroupKey.Bytes(), msg, commitments)
 	s, err := newSession(pkp.GroupKey, msg, commitments, n, false)
 	if err != nil {
 		t.Fatal(err)
