@@ -3,12 +3,14 @@
 # delegations (two in-bailiwick NS with A and AAAA glue each, a DS for one in
 # five) by commonroot's dnssec package (BenchmarkSign1M: plan, Ed25519 in
 # process on all cores, every signature verified, ZONEMD), ldns-signzone and
-# Knot's signer (knotd with automatic CSK, signing-threads 1 and 2), all
+# Knot's signer (knotd with automatic CSK, signing-threads 1 and 2), and
+# commonroot's threshold signing (BenchmarkSign1MPooled: 3 of 4 FROST, the
+# members in one process), all
 # with Ed25519 (algorithm 15), NSEC and a SHA-384 ZONEMD, in one run. It
 # prints the wall time and peak RSS of each and the ratios to commonroot.
 #
 # Usage: bench/signing.sh
-# Environment: WORK=/tmp/dir (kept), SKIP_KNOT=1, SKIP_LDNS=1
+# Environment: WORK=/tmp/dir (kept), SKIP_KNOT=1, SKIP_LDNS=1, SKIP_FROST=1
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,6 +35,20 @@ go_ns=$(awk '/^BenchmarkSign1M/ { print $3 }' go.txt)
 go_s=$(secs "$go_ns")
 go_cpu=$(awk '/^BenchmarkSign1M/ { for (i = 1; i < NF; i++) if ($(i+1) == "cpu-s/op") printf "%.1f", $i }' go.txt)
 go_rss=$(( $(cat go.rss) / 1024 ))
+# 1b. commonroot with a 3-of-4 FROST key, as the federation signs
+# (BenchmarkSign1MPooled: commitments made ahead, untimed; shares, aggregation,
+# verification and ZONEMD timed).
+frost_s=- frost_cpu=- frost_commit=- frost_rss=-
+if [[ -z ${SKIP_FROST:-} ]]; then
+	load "commonroot FROST"
+	(cd "$ROOT/dnssec" && /usr/bin/time -f "%M" -o "$WORK/frost.rss" \
+		"$WORK/dnssec.test" -test.run '^$' -test.bench '^BenchmarkSign1MPooled$' -test.benchtime 1x -test.timeout 60m) | tee frost.txt
+	frost_s=$(secs "$(awk '/^BenchmarkSign1MPooled/ { print $3 }' frost.txt)")
+	metric() { awk -v m="$1" '/^BenchmarkSign1MPooled/ { for (i = 1; i < NF; i++) if ($(i+1) == m) printf "%.1f", $i }' frost.txt; }
+	frost_cpu=$(metric cpu-s/op)
+	frost_commit=$(metric commit-s/op)
+	frost_rss=$(( $(cat frost.rss) / 1024 ))
+fi
 # The unsigned ZONEMD is left out for the other signers, which add their own.
 grep -v 'ZONEMD' synth.zone >synth.nozonemd
 echo "zone: $(wc -l <synth.nozonemd) records"
@@ -117,6 +133,7 @@ echo
 f='%-44s %9s %9s %9s %13s\n'
 printf "$f" signer "wall s" "CPU s" "peak MB" "wall ÷ ours"
 printf "$f" "commonroot dnssec (plan+sign+verify+ZONEMD)" "$go_s" "$go_cpu" "$go_rss" 1.00
+printf "$f" "commonroot, FROST 3 of 4, commitments ahead" "$frost_s" "$frost_cpu" "$frost_rss" "$(ratio "$frost_s")"
 printf "$f" "ldns-signzone (read+sign+write)" "$ldns_s" "$ldns_cpu" "$ldns_rss" "$(ratio "$ldns_s")"
 printf "$f" "knotd, 1 signing thread: load+sign" "$k1_load" "" "$k1_rss" "$(ratio "$k1_load")"
 printf "$f" "knotd, 1 signing thread: full re-sign" "$k1_resign" "" "" "$(ratio "$k1_resign")"
@@ -124,6 +141,9 @@ printf "$f" "knotd, 1 signing thread: whole process" "" "$k1_cpu" "" ""
 printf "$f" "knotd, 2 signing threads: load+sign" "$k2_load" "" "$k2_rss" "$(ratio "$k2_load")"
 printf "$f" "knotd, 2 signing threads: full re-sign" "$k2_resign" "" "" "$(ratio "$k2_resign")"
 printf "$f" "knotd, 2 signing threads: whole process" "" "$k2_cpu" "" ""
+vs() { awk -v a="$1" -v b="$frost_s" 'BEGIN { if (a == "-" || b == "-") print "-"; else printf "%.2f", a / b }'; }
+echo "against FROST: ldns-signzone $(vs "$ldns_s")x, knotd 1 thread $(vs "$k1_load")x, knotd 2 threads $(vs "$k2_load")x" \
+	"(above 1: FROST is faster); making the FROST commitments ahead took $frost_commit s"
 echo "commonroot: wall and CPU of signing only; peak RSS includes building the input and the"
 echo "unsigned zone. knotd CPU covers load, sign and re-sign. The load averages above tell how"
 echo "much other work shared the machine."

@@ -128,6 +128,10 @@ type SigningRequest struct {
 	Shares      [][][]byte  `json:"shares"`
 	Deadline    time.Time   `json:"deadline"`
 	Excluded    []Exclusion `json:"excluded"`
+
+	// points, in the copies State.SigningRequest returns, is the state's
+	// memory of the points it checked: CommitmentList takes them from it.
+	points *threshold.PointMemo
 }
 
 // total is the number of messages r's current round signs.
@@ -192,11 +196,13 @@ func (r *SigningRequest) Share(i, m int) []byte {
 // session, as FROST wants it: each signer's commitment with its
 // identifier in zk, in identifier order. Its points were checked when they
 // entered the pool (signAction) and are not checked again here (see
-// threshold.DecodeCheckedSigningCommitment).
+// threshold.DecodeCheckedSigningCommitment); in a copy from
+// State.SigningRequest they come decoded from the state's memory of them
+// when it has them.
 func (r *SigningRequest) CommitmentList(zk ZoneKey, m int) ([]threshold.SigningCommitment, error) {
 	list := make([]threshold.SigningCommitment, len(r.Signers))
 	for j, name := range r.Signers {
-		c, err := threshold.DecodeCheckedSigningCommitment(withID(zk.KeyParticipantID(name), r.Commitment(j, m)))
+		c, err := r.points.DecodeCheckedSigningCommitment(withID(zk.KeyParticipantID(name), r.Commitment(j, m)))
 		if err != nil {
 			return nil, fmt.Errorf("registry: commitment %d of %s: %v", m, name, err)
 		}
@@ -261,6 +267,7 @@ func (s *State) SigningRequest() (SigningRequest, bool) {
 		return SigningRequest{}, false
 	}
 	r := *s.signing
+	r.points = s.points
 	r.Signers, r.Excluded = slices.Clone(r.Signers), slices.Clone(r.Excluded)
 	r.Commitments = slices.Clone(r.Commitments)
 	r.Shares = make([][][]byte, len(s.signing.Shares))

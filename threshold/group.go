@@ -81,9 +81,7 @@ func DecodePoint(b []byte) (*edwards25519.Point, error) {
 	if err != nil {
 		return nil, fmt.Errorf("threshold: point %x does not decode: %w", b, ErrInvalidPoint)
 	}
-	// SetBytes accepts non-canonical encodings (y ≥ p, or x = 0 with the
-	// sign bit set); re-encoding gives the canonical one.
-	if string(p.Bytes()) != string(b) {
+	if !canonical(b) {
 		return nil, fmt.Errorf("threshold: point %x is not canonically encoded: %w", b, ErrInvalidPoint)
 	}
 	if err := ValidatePoint(p); err != nil {
@@ -101,13 +99,51 @@ func decodeCheckedPoint(b []byte) (*edwards25519.Point, error) {
 		return nil, fmt.Errorf("threshold: point is %d bytes, want %d: %w", len(b), PointSize, ErrInvalidPoint)
 	}
 	p, err := new(edwards25519.Point).SetBytes(b)
-	if err != nil || string(p.Bytes()) != string(b) {
+	if err != nil || !canonical(b) {
 		return nil, fmt.Errorf("threshold: point %x is not a canonical encoding: %w", b, ErrInvalidPoint)
 	}
 	if p.Equal(identity) == 1 {
 		return nil, fmt.Errorf("threshold: point %x: identity element: %w", b, ErrInvalidPoint)
 	}
 	return p, nil
+}
+
+// canonical reports whether the 32 bytes that SetBytes decoded are the
+// point's canonical encoding, as re-encoding it would give, without the
+// field inversion that re-encoding costs. SetBytes accepts two kinds of
+// others: y ≥ p = 2^255 − 19 (the 19 values from p to 2^255 − 1), and x = 0
+// with the sign bit set, which only y = 1 and y = p − 1 give.
+func canonical(b []byte) bool {
+	y := [32]byte(b)
+	y[31] &= 0x7f
+	if y[31] == 0x7f && y[0] >= 0xed && allFF(y[1:31]) {
+		return false // y ≥ p
+	}
+	if b[31]&0x80 != 0 {
+		// y = 1 or y = p − 1 = 0x7fff…ffec: x = 0, so no sign.
+		one := y[0] == 1 && allZero(y[1:])
+		minusOne := y[0] == 0xec && y[31] == 0x7f && allFF(y[1:31])
+		return !one && !minusOne
+	}
+	return true
+}
+
+func allFF(b []byte) bool {
+	for _, c := range b {
+		if c != 0xff {
+			return false
+		}
+	}
+	return true
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // ValidatePoint reports whether p may be used as a received element: not the

@@ -1,53 +1,89 @@
 package threshold
 
-import "sync"
+import (
+	"sync"
 
-// PointMemo remembers encodings that DecodePoint accepted, so that a point
-// checked once (when an action reaches a node's mempool) is not checked
-// again (when its block is applied, or the mempool rechecks it): the
-// subgroup check is a scalar multiplication, and a pool of nonce
-// commitments holds thousands of points. Its answers are exactly
-// DecodePoint's; it only saves time, so replicas that remember different
-// points still agree. It holds at most 2×size encodings, forgetting the
-// older half when the newer fills. Safe for concurrent use.
+	"filippo.io/edwards25519"
+)
+
+// PointMemo remembers the points that DecodePoint accepted, by encoding, so
+// that a point checked once (when an action reaches a node's mempool) is
+// neither checked nor decoded again (when its block is applied, or the
+// mempool rechecks it, or the point is used in a signing session): the
+// subgroup check is a scalar multiplication and decoding a square root,
+// and a pool of nonce commitments holds thousands of points. Its answers
+// are exactly DecodePoint's (DecodeChecked's: decodeCheckedPoint's); it
+// only saves time, so replicas that remember different points still agree.
+// It holds at most 2×size points, forgetting the older half when the newer
+// fills. Safe for concurrent use.
 type PointMemo struct {
 	mu       sync.Mutex
 	size     int
-	cur, old map[[PointSize]byte]struct{}
+	cur, old map[[PointSize]byte]*edwards25519.Point
 }
 
-// NewPointMemo returns a memo that keeps at least size encodings.
+// NewPointMemo returns a memo that keeps at least size points.
 func NewPointMemo(size int) *PointMemo {
-	return &PointMemo{size: max(size, 1), cur: map[[PointSize]byte]struct{}{}}
+	return &PointMemo{size: max(size, 1), cur: map[[PointSize]byte]*edwards25519.Point{}}
 }
 
 // Check reports DecodePoint(b)'s error, nil for a valid point.
 func (m *PointMemo) Check(b []byte) error {
-	if len(b) == PointSize && m.has([PointSize]byte(b)) {
+	_, err := m.Decode(b)
+	return err
+}
+
+// Decode is DecodePoint(b), from memory when b was accepted before. The
+// point returned is the caller's own.
+func (m *PointMemo) Decode(b []byte) (*edwards25519.Point, error) {
+	if p := m.get(b); p != nil {
+		return p, nil
+	}
+	p, err := DecodePoint(b)
+	if err != nil {
+		return nil, err
+	}
+	m.add([PointSize]byte(b), p)
+	return new(edwards25519.Point).Set(p), nil
+}
+
+// DecodeChecked decodes the encoding of a point that DecodePoint accepted
+// before and that was kept since (see DecodeCheckedSigningCommitment):
+// from memory when this memo has it, else as decodeCheckedPoint does,
+// without the subgroup check, and without remembering it.
+func (m *PointMemo) DecodeChecked(b []byte) (*edwards25519.Point, error) {
+	if p := m.get(b); p != nil {
+		return p, nil
+	}
+	return decodeCheckedPoint(b)
+}
+
+// get returns a copy of b's point, or nil if the memo does not have it.
+func (m *PointMemo) get(b []byte) *edwards25519.Point {
+	if m == nil || len(b) != PointSize {
 		return nil
 	}
-	if _, err := DecodePoint(b); err != nil {
-		return err
-	}
-	m.add([PointSize]byte(b))
-	return nil
-}
-
-func (m *PointMemo) has(k [PointSize]byte) bool {
+	k := [PointSize]byte(b)
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.cur[k]; ok {
-		return true
+	p, ok := m.cur[k]
+	if !ok {
+		p = m.old[k]
 	}
-	_, ok := m.old[k]
-	return ok
+	m.mu.Unlock()
+	if p == nil {
+		return nil
+	}
+	return new(edwards25519.Point).Set(p)
 }
 
-func (m *PointMemo) add(k [PointSize]byte) {
+func (m *PointMemo) add(k [PointSize]byte, p *edwards25519.Point) {
+	if m == nil {
+		return
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if len(m.cur) >= m.size {
-		m.old, m.cur = m.cur, make(map[[PointSize]byte]struct{}, m.size)
+		m.old, m.cur = m.cur, make(map[[PointSize]byte]*edwards25519.Point, m.size)
 	}
-	m.cur[k] = struct{}{}
+	m.cur[k] = p
 }

@@ -46,4 +46,32 @@ func TestPointMemo(t *testing.T) {
 	if n := len(m.cur) + len(m.old); n > 4 {
 		t.Errorf("the memo holds %d encodings, at most 4 allowed", n)
 	}
+
+	// Decoded points are the caller's own; DecodeChecked answers as
+	// decodeCheckedPoint, from memory or not, with a nil memo too.
+	m = NewPointMemo(8)
+	for _, memo := range []*PointMemo{m, nil} {
+		for i, b := range valid {
+			p, err := memo.Decode(b)
+			if err != nil {
+				if memo != nil {
+					t.Fatalf("Decode(valid %d): %v", i, err)
+				}
+				continue
+			}
+			p.Add(p, B) // must not change what the memo holds
+			for _, dec := range []func([]byte) (*edwards25519.Point, error){memo.Decode, memo.DecodeChecked} {
+				q, err := dec(b)
+				if err != nil || string(q.Bytes()) != string(b) {
+					t.Errorf("valid point %d decoded again: %x, %v", i, q.Bytes(), err)
+				}
+			}
+		}
+		for i, b := range invalid {
+			_, want := decodeCheckedPoint(b)
+			if _, err := memo.DecodeChecked(b); (err == nil) != (want == nil) {
+				t.Errorf("DecodeChecked(invalid %d, %x): %v, decodeCheckedPoint says %v", i, b, err, want)
+			}
+		}
+	}
 }

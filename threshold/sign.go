@@ -86,6 +86,12 @@ func DecodeCheckedSigningCommitment(b []byte) (SigningCommitment, error) {
 	return decodeSigningCommitment(b, decodeCheckedPoint)
 }
 
+// DecodeCheckedSigningCommitment is the package's function, taking the
+// points from m when it has them (m may be nil).
+func (m *PointMemo) DecodeCheckedSigningCommitment(b []byte) (SigningCommitment, error) {
+	return decodeSigningCommitment(b, m.DecodeChecked)
+}
+
 func decodeSigningCommitment(b []byte, point func([]byte) (*edwards25519.Point, error)) (SigningCommitment, error) {
 	if len(b) != SigningCommitmentSize {
 		return SigningCommitment{}, fmt.Errorf("threshold: signing commitment is %d bytes, want %d", len(b), SigningCommitmentSize)

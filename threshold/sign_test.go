@@ -656,7 +656,11 @@ func FuzzDecodePoint(f *testing.F) {
 		b, _ := hex.DecodeString(h)
 		f.Add(b)
 	}
+	for _, b := range canonicalEdges() {
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
+		checkCanonical(t, b)
 		p, err := DecodePoint(b)
 		if err != nil {
 			return
@@ -668,6 +672,72 @@ func FuzzDecodePoint(f *testing.F) {
 			t.Error("decoded point does not validate")
 		}
 	})
+}
+
+// canonicalEdges are encodings around the edges canonical draws: y near
+// p, y = ±1 and 0, each with and without the sign bit.
+func canonicalEdges() [][]byte {
+	var out [][]byte
+	p := new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 255), big.NewInt(19))
+	for _, d := range []int64{-21, -20, -2, -1, 0, 1, 2, 18, 19} {
+		for _, y := range []*big.Int{new(big.Int).Add(p, big.NewInt(d)), big.NewInt(d + 21)} {
+			if y.Sign() < 0 || y.BitLen() > 255 {
+				continue
+			}
+			var enc [32]byte
+			v := y.Bytes()
+			for i := range v {
+				enc[i] = v[len(v)-1-i]
+			}
+			signed := enc
+			signed[31] |= 0x80
+			out = append(out, enc[:], signed[:])
+		}
+	}
+	for _, y := range []int64{0, 1} {
+		enc := [32]byte{byte(y)}
+		signed := enc
+		signed[31] |= 0x80
+		out = append(out, enc[:], signed[:])
+	}
+	return out
+}
+
+// checkCanonical: for every 32 bytes that SetBytes decodes, canonical
+// agrees with re-encoding.
+func checkCanonical(t *testing.T, b []byte) {
+	t.Helper()
+	if len(b) != PointSize {
+		return
+	}
+	p, err := new(edwards25519.Point).SetBytes(b)
+	if err != nil {
+		return
+	}
+	if want := bytes.Equal(p.Bytes(), b); canonical(b) != want {
+		t.Errorf("canonical(%x) = %v, re-encoding says %v", b, !want, want)
+	}
+}
+
+// TestCanonical: canonical agrees with re-encoding at its edges (y near p,
+// y = ±1 with the sign bit) and for random points and bytes.
+func TestCanonical(t *testing.T) {
+	decoded := 0
+	for _, b := range canonicalEdges() {
+		if _, err := new(edwards25519.Point).SetBytes(b); err == nil {
+			decoded++
+		}
+		checkCanonical(t, b)
+	}
+	if decoded < 10 {
+		t.Fatalf("only %d edge encodings decode", decoded)
+	}
+	rng := testRand(77)
+	for range 2000 {
+		var b [32]byte
+		rng.Read(b[:])
+		checkCanonical(t, b[:])
+	}
 }
 
 func FuzzDecodeScalar(f *testing.F) {
