@@ -101,23 +101,24 @@ func TestRootFROST(t *testing.T) {
 	}
 }
 
-// pooledSigner signs as a federation does, in one process: the t signers
-// of each message use nonce commitments made ahead of time (fill: the
-// nodes keep pools of them in the federation's state); each signer decodes
-// the message's commitment list from its bytes, as its node reads it from
-// the state, and computes its share with threshold.SignChecked; the
-// aggregator decodes the list again and aggregates with
+// pooledSigner signs as a federation does, in one process, batch by batch
+// (4,096 messages, the default signing batch): the t signers of each
+// message use nonce commitments made ahead of time, whose points were
+// decoded and checked on arrival (the nodes keep pools of them, and their
+// memory of the points: threshold.PointMemo); each signer computes its
+// share with threshold.SignChecked and the aggregator aggregates with
 // threshold.AggregateChecked, which verifies the signature with
-// crypto/ed25519.Verify. Work is spread over all cores.
+// crypto/ed25519.Verify. Work is spread over all cores. Making the
+// commitments happens between pause and resume (a benchmark's timer
+// stopped).
 type pooledSigner struct {
 	*frostSigner
-	// nonces[m][j] are the nonces of message m's j-th signer (signers in
-	// identifier order) and lists[m] the encoded commitment list; next is
-	// the first message not yet signed.
-	nonces [][]*threshold.SigningNonces
-	lists  [][]byte
-	next   int
+	pause, resume func() // nil: nothing to do
+	next          int    // messages signed so far: the signers rotate
 }
+
+// pooledBatch is the default signing batch (constitution.MaxSigningBatch).
+const pooledBatch = 4096
 
 // signers returns the shares that sign message m, in identifier order.
 func (f *frostSigner) signers(m int) []*threshold.KeyShare {
@@ -129,82 +130,71 @@ func (f *frostSigner) signers(m int) []*threshold.KeyShare {
 	return out
 }
 
-// fill makes the nonce commitments of n more messages.
-func (p *pooledSigner) fill(n int) error {
-	first := len(p.nonces)
-	p.nonces = append(p.nonces, make([][]*threshold.SigningNonces, n)...)
-	p.lists = append(p.lists, make([][]byte, n)...)
+// commit makes the nonces and the decoded commitment lists of messages
+// first to first+n.
+func (p *pooledSigner) commit(first, n int) ([][]*threshold.SigningNonces, [][]threshold.SigningCommitment, error) {
+	nonces := make([][]*threshold.SigningNonces, n)
+	lists := make([][]threshold.SigningCommitment, n)
 	errs := make([]error, n)
 	parallel(n, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			m := first + i
-			for _, s := range p.signers(m) {
+			for _, s := range p.signers(first + i) {
 				nc, err := threshold.Commit(rand.Reader, s)
 				if err != nil {
 					errs[i] = err
 					return
 				}
-				p.nonces[m] = append(p.nonces[m], nc)
-				p.lists[m] = append(p.lists[m], nc.Commitment().Encode()...)
+				// As a node's mempool checks a commitment on arrival.
+				c, err := threshold.DecodeSigningCommitment(nc.Commitment().Encode())
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				nonces[i] = append(nonces[i], nc)
+				lists[i] = append(lists[i], c)
 			}
 		}
 	})
-	return errors.Join(errs...)
+	return nonces, lists, errors.Join(errs...)
 }
 
 func (p *pooledSigner) SignBatch(msgs [][]byte) ([][]byte, error) {
-	if short := p.next + len(msgs) - len(p.nonces); short > 0 {
-		if err := p.fill(short); err != nil {
+	out := make([][]byte, len(msgs))
+	for lo := 0; lo < len(msgs); lo += pooledBatch {
+		hi := min(lo+pooledBatch, len(msgs))
+		if p.pause != nil {
+			p.pause()
+		}
+		nonces, lists, err := p.commit(p.next, hi-lo)
+		if p.resume != nil {
+			p.resume()
+		}
+		if err != nil {
 			return nil, err
 		}
-	}
-	base := p.next
-	p.next += len(msgs)
-	out := make([][]byte, len(msgs))
-	errs := make([]error, len(msgs))
-	parallel(len(msgs), func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			out[i], errs[i] = p.sign(base+i, msgs[i])
+		errs := make([]error, hi-lo)
+		parallel(hi-lo, func(a, b int) {
+			for i := a; i < b; i++ {
+				out[lo+i], errs[i] = p.sign(p.next+i, msgs[lo+i], nonces[i], lists[i])
+			}
+		})
+		if err := errors.Join(errs...); err != nil {
+			return nil, err
 		}
-	})
-	for i, err := range errs {
-		if err != nil {
-			return nil, fmt.Errorf("message %d: %w", i, err)
-		}
+		p.next += hi - lo
 	}
 	return out, nil
 }
 
-// decodeList decodes message m's commitment list as a node reads it.
-func (p *pooledSigner) decodeList(m int) ([]threshold.SigningCommitment, error) {
-	enc := p.lists[m]
-	var list []threshold.SigningCommitment
-	for off := 0; off < len(enc); off += threshold.SigningCommitmentSize {
-		c, err := threshold.DecodeCheckedSigningCommitment(enc[off : off+threshold.SigningCommitmentSize])
-		if err != nil {
-			return nil, err
-		}
-		list = append(list, c)
-	}
-	return list, nil
-}
-
-func (p *pooledSigner) sign(m int, msg []byte) ([]byte, error) {
+// sign has message m's signers sign msg and aggregates their shares.
+func (p *pooledSigner) sign(m int, msg []byte, nonces []*threshold.SigningNonces, list []threshold.SigningCommitment) ([]byte, error) {
 	var zs []threshold.SignatureShare
 	for j, s := range p.signers(m) {
-		list, err := p.decodeList(m)
+		z, err := threshold.SignChecked(s, nonces[j], msg, list)
 		if err != nil {
-			return nil, err
-		}
-		z, err := threshold.SignChecked(s, p.nonces[m][j], msg, list)
-		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("message %d, signer %d: %w", m, s.ID, err)
 		}
 		zs = append(zs, z)
-	}
-	list, err := p.decodeList(m)
-	if err != nil {
-		return nil, err
 	}
 	return threshold.AggregateChecked(p.pkp, msg, list, zs)
 }
