@@ -334,18 +334,19 @@ func newSession(groupKey *edwards25519.Point, msg []byte, commitments []SigningC
 		}
 	}
 	s := &session{commitments: commitments, gk: groupKey.Bytes()}
-	scalars := make([]*edwards25519.Scalar, 0, 2*len(commitments))
-	points := make([]*edwards25519.Point, 0, 2*len(commitments))
+	bindings := make([]*edwards25519.Point, 0, len(commitments))
+	hidings := new(edwards25519.Point).Set(identity)
 	for i, in := range bindingFactorInputs(s.gk, msg, commitments) {
 		c := commitments[i]
-		rho := h1(in)
 		s.ids = append(s.ids, c.ID)
-		s.rho = append(s.rho, rho)
-		scalars = append(scalars, scalarOne, rho)
-		points = append(points, c.Hiding, c.Binding)
+		s.rho = append(s.rho, h1(in))
+		bindings = append(bindings, c.Binding)
+		hidings.Add(hidings, c.Hiding)
 	}
-	// compute_group_commitment (§4.5); public data, so variable time.
-	s.r = new(edwards25519.Point).VarTimeMultiScalarMult(scalars, points)
+	// compute_group_commitment (§4.5): Σ D_i + Σ [rho_i]E_i, the second a
+	// multi-scalar multiplication; public data, so variable time.
+	s.r = new(edwards25519.Point).VarTimeMultiScalarMult(s.rho, bindings)
+	s.r.Add(s.r, hidings)
 	if s.r.Equal(identity) == 1 {
 		return nil, fmt.Errorf("threshold: group commitment is the identity: %w", ErrInvalidPoint)
 	}
