@@ -184,6 +184,9 @@ func TestSigningThroughRegistry(t *testing.T) {
 	first := req.Signers[0]
 	txs := r.shareTxs(first, msgs, false)
 	r.accept(txs[0])
+	if req.Shares[0][0] != nil { // a node's signer reads its copy outside the state's lock
+		t.Error("a block wrote a share chunk into a copy of the request taken before it")
+	}
 	r.f.rejected(txs[0], "") // a replay: its sequence number is spent
 	r.soon(txs[1])
 	again := r.signTx(first, &action.Signing{Step: action.StepShares, Request: req.ID, Session: req.Session, Chunk: 0, Data: base64.StdEncoding.EncodeToString(make([]byte, 32*action.SharesPerChunk))})
