@@ -29,7 +29,13 @@ func NewPointMemo(size int) *PointMemo {
 
 // Check reports DecodePoint(b)'s error, nil for a valid point.
 func (m *PointMemo) Check(b []byte) error {
-	_, err := m.Decode(b)
+	if m.lookup(b) != nil {
+		return nil
+	}
+	p, err := DecodePoint(b)
+	if err == nil {
+		m.add([PointSize]byte(b), p)
+	}
 	return err
 }
 
@@ -60,20 +66,24 @@ func (m *PointMemo) DecodeChecked(b []byte) (*edwards25519.Point, error) {
 
 // get returns a copy of b's point, or nil if the memo does not have it.
 func (m *PointMemo) get(b []byte) *edwards25519.Point {
+	if p := m.lookup(b); p != nil {
+		return new(edwards25519.Point).Set(p)
+	}
+	return nil
+}
+
+// lookup returns the memo's own point of b (not to be changed), or nil.
+func (m *PointMemo) lookup(b []byte) *edwards25519.Point {
 	if m == nil || len(b) != PointSize {
 		return nil
 	}
 	k := [PointSize]byte(b)
 	m.mu.Lock()
-	p, ok := m.cur[k]
-	if !ok {
-		p = m.old[k]
+	defer m.mu.Unlock()
+	if p, ok := m.cur[k]; ok {
+		return p
 	}
-	m.mu.Unlock()
-	if p == nil {
-		return nil
-	}
-	return new(edwards25519.Point).Set(p)
+	return m.old[k]
 }
 
 func (m *PointMemo) add(k [PointSize]byte, p *edwards25519.Point) {
